@@ -1,0 +1,395 @@
+"""The engine: one vendor's rules plus auth, retries, rate limit and the paging loop, as flows.
+
+A flow is a generator of :mod:`~airflow_provider_orders.engine.protocol` actions. It holds every rule
+about *when* to send, retry, refresh a token, stop paging or fail; a driver only carries the actions out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_orders.engine.policy import (
+    RetryPolicy,
+    SeenIds,
+    limiter_for,
+    token_cache_for,
+)
+from airflow_provider_orders.engine.protocol import Emit, Flow, PreparedRequest, Send, Sleep, TransportFailure
+from airflow_provider_orders.errors import (
+    AuthenticationError,
+    OrderNotFoundError,
+    OrdersError,
+    RateLimitError,
+    VendorApiError,
+)
+from airflow_provider_orders.models import Order
+from airflow_provider_orders.vendors.base import (
+    HttpRequest,
+    HttpResponse,
+    ListingPlan,
+    OrderFilters,
+    Vendor,
+)
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+def mask_secret(value: str) -> None:
+    """Register ``value`` with Airflow's secrets masker, where Airflow is importable."""
+    try:
+        from airflow.sdk.log import mask_secret as airflow_mask
+    except ImportError:  # pragma: no cover - Airflow is a dependency; kept for the pure layers' tests
+        return
+    airflow_mask(value)
+
+
+class OrdersEngine:
+    """Runs one vendor's requests with auth, retries, rate limit and paging guards.
+
+    :param vendor: the vendor module's instance, holding the connection settings.
+    :param retry_policy: backoff rules; by default from ``max_retries`` of the connection.
+    """
+
+    def __init__(self, vendor: Vendor, *, retry_policy: RetryPolicy | None = None) -> None:
+        self.vendor = vendor
+        self.settings = vendor.settings
+        self.retry = retry_policy or RetryPolicy(self.settings.max_retries)
+        key = self._credential_key()
+        self.tokens = token_cache_for(key)
+        self.limiter = limiter_for(key, self.settings.rate_limit)
+        for secret in vendor.secrets():
+            mask_secret(secret)
+
+    def __repr__(self) -> str:
+        return f"OrdersEngine({self.vendor!r})"
+
+    @property
+    def name(self) -> str:
+        return self.vendor.conn_type
+
+    def _credential_key(self) -> tuple[str, ...]:
+        digest = hashlib.sha256()
+        for secret in (self.settings.login or "", *self.vendor.secrets()):
+            digest.update(secret.encode())
+            digest.update(b"\0")
+        return (self.vendor.conn_type, self.settings.host, digest.hexdigest())
+
+    # -- one call ------------------------------------------------------------------------------
+
+    def _prepare(self, request: HttpRequest, headers: dict[str, str]) -> PreparedRequest:
+        url = request.url
+        if not url.startswith(("http://", "https://")):
+            url = self.settings.host + (url if url.startswith("/") else "/" + url)
+        elif request.authenticated and _origin(url) != self.settings.origin:
+            # A next-page link on another host would carry our token there: refuse.
+            raise VendorApiError(
+                f"refusing to send credentials to {_origin(url)}, which is not the connection's origin "
+                f"{self.settings.origin}",
+                vendor=self.name,
+            )
+        return PreparedRequest(
+            request.method,
+            url,
+            request.params,
+            headers,
+            json_body=request.json_body,
+            form=request.form,
+            timeout=self.settings.timeout,
+        )
+
+    def call(self, request: HttpRequest) -> Flow[HttpResponse]:
+        """Send ``request`` until it succeeds or fails for good; returns the response.
+
+        Retries connection errors, timeouts, 5xx, 429 (after ``Retry-After``) and a 2xx whose body is not
+        JSON, up to ``max_retries`` times. On 401 it fetches a new token once. 400, 403 and 404 are never
+        retried.
+        """
+        vendor = self.vendor
+        call_headers = vendor.per_call_headers()
+        attempt = 0
+        refreshed = False
+        while True:
+            headers = {**vendor.request_headers(), **request.headers, **call_headers}
+            headers.update(vendor.per_attempt_headers())
+            token: str | None = None
+            if request.authenticated:
+                token = yield from self._token()
+                headers.update(vendor.auth_headers(token))
+            prepared = self._prepare(request, headers)
+            wait = self.limiter.reserve()
+            if wait > 0:
+                yield Sleep(wait)
+            reply = yield Send(prepared)
+            if isinstance(reply, TransportFailure):
+                if attempt < self.retry.max_retries:
+                    attempt += 1
+                    log.warning(
+                        "%s: %s on %s %s; retry %d of %d",
+                        self.name, reply.kind, request.method, _path(prepared.url), attempt,
+                        self.retry.max_retries,
+                    )  # fmt: skip
+                    yield Sleep(self.retry.backoff(attempt))
+                    continue
+                raise VendorApiError(
+                    f"{reply.kind} error on {request.method} {_path(prepared.url)} after "
+                    f"{attempt + 1} attempts: {reply.message}",
+                    vendor=self.name,
+                )
+            assert isinstance(reply, HttpResponse)
+            response = reply
+            status = response.status
+            if request.kind == "token" and vendor.token_refused(response):
+                code, message = vendor.read_error(response)
+                raise AuthenticationError(
+                    f"the token endpoint refused the credentials of connection {self.settings.conn_id!r}: "
+                    f"{message}. Check the connection's login, password and secrets.",
+                    vendor=self.name,
+                    status=status,
+                    code=code,
+                )
+            if status == 401 and request.authenticated and vendor.token_request() is not None and not refreshed:
+                # The token expired or was revoked early: fetch a new one, once.
+                refreshed = True
+                self.tokens.invalidate(token)
+                log.info("%s: 401 on %s; fetching a new token", self.name, _path(prepared.url))
+                continue
+            retryable = status == 429 or status >= 500
+            if 200 <= status < 300:
+                try:
+                    response.json()
+                except ValueError:
+                    retryable = True
+            if retryable:
+                if attempt < self.retry.max_retries:
+                    attempt += 1
+                    delay = self.retry.delay(attempt, response.header("retry-after"))
+                    log.warning(
+                        "%s: HTTP %d on %s %s; retry %d of %d in %.1fs",
+                        self.name, status, request.method, _path(prepared.url), attempt,
+                        self.retry.max_retries, delay,
+                    )  # fmt: skip
+                    yield Sleep(delay)
+                    continue
+                raise self._error(response, prepared, attempts=attempt + 1)
+            if status >= 300:
+                raise self._error(response, prepared, attempts=attempt + 1)
+            return response
+
+    def _error(self, response: HttpResponse, prepared: PreparedRequest, *, attempts: int) -> OrdersError:
+        code, message = self.vendor.read_error(response)
+        status = response.status
+        where = f"{prepared.method} {_path(prepared.url)}"
+        tail = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if 200 <= status < 300:
+            return VendorApiError(f"{where} answered a body that is not JSON{tail}", vendor=self.name, status=status)
+        if status == 429:
+            return RateLimitError(
+                f"{where}: rate limited{tail}: {message}. Lower requests_per_minute on the connection.",
+                vendor=self.name,
+                status=status,
+                code=code,
+            )
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{where}: the vendor refused the credentials of connection {self.settings.conn_id!r}: "
+                f"{message}",
+                vendor=self.name,
+                status=status,
+                code=code,
+            )
+        if 300 <= status < 400:
+            message = f"unexpected redirect to {_path(response.header('location') or '?')}"
+        return VendorApiError(f"{where}: {message}{tail}", vendor=self.name, status=status, code=code)
+
+    def _token(self) -> Flow[str | None]:
+        request = self.vendor.token_request()
+        if request is None:
+            return None
+        cached = self.tokens.get()
+        if cached is not None:
+            return cached
+        response = yield from self.call(request)
+        token = self.vendor.read_token(response)
+        mask_secret(token.access_token)
+        self.tokens.put(token)
+        return token.access_token
+
+    # -- listings ------------------------------------------------------------------------------
+
+    def list_orders(self, filters: OrderFilters) -> Flow[None]:
+        """Every order matching ``filters``, one :class:`Emit` per page."""
+        plan = self.vendor.plan_listing(filters)
+        yield from self.run_listing(plan)
+
+    def run_listing(self, plan: ListingPlan, *, label: str = "listing") -> Flow[None]:
+        """Drive a pager with the guards every style needs.
+
+        - a repeated cursor or link, or a page whose records were all received already, raises
+          :class:`VendorApiError`: the listing would otherwise loop or come back silently partial;
+        - more pages than the connection's ``max_pages`` raises;
+        - records seen twice (offsets shifting under new orders) are dropped once and logged;
+        - a received count that differs from the announced total is logged as a warning;
+        - with a date bound on a sorted listing, paging stops at the first order past the bound.
+        """
+        pager = plan.pager
+        request: HttpRequest | None = pager.first_request()
+        seen = SeenIds()
+        cursors: set[str] = set()
+        pages = received = emitted = duplicates = 0
+        total: int | None = None
+        started = last_report = time.monotonic()
+        while request is not None:
+            if pages >= self.settings.max_pages:
+                raise VendorApiError(
+                    f"{label} passed the page cap of {self.settings.max_pages} pages; raise max_pages on "
+                    "the connection or narrow the filters",
+                    vendor=self.name,
+                )
+            response = yield from self.call(request)
+            page = pager.read(response)
+            pages += 1
+            if page.cursor is not None and page.next_request is not None:
+                if page.cursor in cursors:
+                    raise VendorApiError(
+                        f"{label}: page {pages} leads to a cursor already followed ({page.cursor[:40]!r}); "
+                        "stopping instead of looping",
+                        vendor=self.name,
+                    )
+                cursors.add(page.cursor)
+            if total is None:
+                total = page.total
+            orders = [self._normalise(record) for record in page.records]
+            received += len(orders)
+            fresh = [order for order in orders if seen.add(order.id)]
+            if orders and not fresh:
+                raise VendorApiError(
+                    f"{label}: page {pages} repeats {len(orders)} orders already received; the API is "
+                    "serving the same page again, so the listing cannot be completed",
+                    vendor=self.name,
+                )
+            if len(fresh) < len(orders):
+                duplicates += len(orders) - len(fresh)
+                log.info("%s: page %d held %d orders seen earlier; kept once", self.name, pages,
+                         len(orders) - len(fresh))  # fmt: skip
+            batch, stop = self._select(plan, fresh, emitted)
+            emitted += len(batch)
+            if batch:
+                yield Emit(batch)
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY_SECONDS:
+                last_report = now
+                rate = received / max(now - started, 1e-9)
+                log.info("%s: %d pages, %d orders so far (%.0f orders/s)", self.name, pages, emitted, rate)
+            if stop:
+                log.debug("%s: stopped after page %d (bound or max_orders reached)", self.name, pages)
+                return
+            request = page.next_request
+        if total is not None and received != total:
+            log.warning(
+                "%s: the API announced %d orders but %d were received over %d pages; the data changed "
+                "while paging, or the API miscounts",
+                self.name, total, received, pages,
+            )  # fmt: skip
+        log.info("%s: %s done: %d pages, %d orders", self.name, label, pages, emitted)
+
+    def _normalise(self, record: dict[str, Any]) -> Order:
+        try:
+            return self.vendor.normalise(record)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise VendorApiError(
+                f"a record does not have the shape this provider expects ({type(exc).__name__}: {exc})",
+                vendor=self.name,
+            ) from None
+
+    @staticmethod
+    def _select(plan: ListingPlan, orders: list[Order], emitted: int) -> tuple[list[Order], bool]:
+        """The orders of a page to hand on, and whether the listing can stop here."""
+        batch: list[Order] = []
+        check = plan.client_filter
+        for order in orders:
+            created = order.created_at
+            if created is not None:
+                if plan.sort == "desc" and plan.since is not None and created < plan.since:
+                    return batch, True
+                if plan.sort == "asc" and plan.until is not None and created >= plan.until:
+                    return batch, True
+            if check is not None and not check(order):
+                continue
+            batch.append(order)
+            if plan.max_orders is not None and emitted + len(batch) >= plan.max_orders:
+                return batch, True
+        return batch, False
+
+    # -- single orders -------------------------------------------------------------------------
+
+    def get_order(self, order_id: str, scope: Mapping[str, Any]) -> Flow[Order]:
+        """One order by id; raises :class:`OrderNotFoundError` when the vendor has none."""
+        order_id = str(order_id).strip()
+        if not order_id:
+            raise OrderNotFoundError("order_id is empty", vendor=self.name)
+        self.vendor.check_scope(scope)
+        lookup = self.vendor.order_lookup(order_id, scope)
+        if lookup.request is not None:
+            try:
+                response = yield from self.call(lookup.request)
+            except VendorApiError as exc:
+                if exc.status is not None and self.vendor.is_not_found(exc.status, exc.code):
+                    raise OrderNotFoundError(
+                        f"no order {order_id!r} ({exc.message})", vendor=self.name, status=exc.status,
+                        code=exc.code,
+                    ) from None  # fmt: skip
+                raise
+            return self.vendor.read_order(response)
+        for plan in (lookup.listing, lookup.fallback):
+            if plan is None:
+                continue
+            found = yield from self._find(plan, order_id)
+            if found is not None:
+                return found
+        raise OrderNotFoundError(f"no order {order_id!r} in scope {dict(scope)}", vendor=self.name)
+
+    def _find(self, plan: ListingPlan, order_id: str) -> Flow[Order | None]:
+        listing = self.run_listing(plan, label=f"lookup of {order_id}")
+        reply: Any = None
+        try:
+            while True:
+                action = listing.send(reply)
+                if isinstance(action, Emit):
+                    for order in action.orders:
+                        if self.vendor.order_matches_id(order, order_id):
+                            listing.close()
+                            return order
+                    reply = None
+                else:
+                    reply = yield action
+        except StopIteration:
+            return None
+
+    def test_connection(self) -> Flow[str]:
+        """Fetch a token (and make one cheap call where the vendor has one); returns a message."""
+        request = self.vendor.token_request()
+        if request is not None:
+            self.tokens.invalidate()
+            yield from self._token()
+        probe = self.vendor.probe_request()
+        if probe is not None:
+            yield from self.call(probe)
+        return f"Connected to {self.vendor.display_name} at {self.settings.host}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _path(url: str) -> str:
+    """The URL without its query string: queries may hold search terms, never worth logging."""
+    parts = urlsplit(url)
+    return parts.path or url

@@ -1,0 +1,79 @@
+"""The typed error hierarchy.
+
+Every error carries the vendor, the HTTP status (or ``None``) and the vendor's own error code (or
+``None``), so a caller branches on attributes, never on message text.
+"""
+
+from __future__ import annotations
+
+
+class OrdersError(Exception):
+    """Base of every error this provider raises.
+
+    :param message: what went wrong and, where known, how to fix it. Never contains a secret.
+    :param vendor: the vendor's connection type, for example ``adobe_vip_marketplace``.
+    :param status: the HTTP status of the response, or ``None`` when there was none.
+    :param code: the vendor's error code from the response body, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.vendor = vendor
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.vendor, f"HTTP {self.status}" if self.status else None) if p]
+        if self.code:
+            parts.append(f"code {self.code}")
+        prefix = f"[{', '.join(parts)}] " if parts else ""
+        return prefix + self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, vendor={self.vendor!r}, "
+            f"status={self.status!r}, code={self.code!r})"
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Keep keyword-only attributes across pickling (Airflow ships exceptions between processes).
+        return (_rebuild, (type(self), self.message, self.vendor, self.status, self.code))
+
+
+def _rebuild(
+    cls: type[OrdersError], message: str, vendor: str | None, status: int | None, code: str | None
+) -> OrdersError:
+    return cls(message, vendor=vendor, status=status, code=code)
+
+
+class InvalidFilterError(OrdersError, ValueError):
+    """A filter or connection setting is invalid. Raised before any request is sent."""
+
+
+class AuthenticationError(OrdersError):
+    """The vendor refused the credentials, or the connection lacks them."""
+
+
+class OrderNotFoundError(OrdersError):
+    """The vendor has no order with that id in that scope."""
+
+
+class RateLimitError(OrdersError):
+    """The vendor kept answering 429 after every retry."""
+
+
+class VendorApiError(OrdersError):
+    """Any other failure: a 4xx/5xx response, a malformed page, a repeated page or cursor, a
+    connection that kept failing."""
+
+
+class ConnectionConfigError(OrdersError, ValueError):
+    """The Airflow connection is missing a field or has an invalid extra. Raised before any request."""

@@ -1,0 +1,1 @@
+"""One thin Airflow hook per vendor."""

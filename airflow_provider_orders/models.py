@@ -1,0 +1,73 @@
+"""The one shape every vendor's order becomes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class OrderStatus(str, enum.Enum):
+    """A vendor-neutral order state.
+
+    Every vendor's own states map onto these; the table is in ``docs/statuses.md`` and in each vendor
+    module's ``STATUS_MAP``. In-progress states map to ``pending`` or ``processing`` and success maps to
+    ``completed``. A state the provider does not know maps to ``unknown``, which is never treated as
+    success.
+    """
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Order(BaseModel):
+    """An order from any vendor, normalised.
+
+    :param vendor: the connection type of the vendor, for example ``crayon``.
+    :param id: the identifier that ``get_order`` and ``OrderStateSensor`` accept (Crayon
+        OrderReferenceId, Adobe orderId, Granite order_number, emnify id, Fleetio PO number).
+    :param number: the number people quote for the order (may equal ``id``).
+    :param status: the normalised state.
+    :param vendor_status: the vendor's own word or code for the state, for example ``Succeeded``,
+        ``1000``, ``DELIVERED`` or ``received_full``.
+    :param created_at: when the order was created, tz-aware UTC; ``None`` only where the vendor has no
+        date yet (an emnify order still being edited has no submit date).
+    :param updated_at: when the order last changed, tz-aware UTC (the creation time where the vendor
+        publishes no change time).
+    :param total_amount: the order total, or ``None`` where the vendor does not publish one.
+    :param currency: ISO currency code, or ``None``.
+    :param raw: the vendor record, untouched.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    vendor: str
+    id: str
+    number: str | None = None
+    status: OrderStatus
+    vendor_status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    raw: dict[str, Any]
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("order times must be tz-aware")
+        return value.astimezone(timezone.utc)

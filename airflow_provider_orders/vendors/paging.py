@@ -1,0 +1,209 @@
+"""The five pagination styles, as small pure objects.
+
+Each answers two questions, after the shape of Singer SDK and dlt paginators: what is the first request,
+and, given a response, which records did it hold and what is the next request (``None`` at the end).
+Guards that apply to every style (repeated pages, page cap, de-duplication, totals) live in the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_orders.errors import VendorApiError
+from airflow_provider_orders.vendors.base import HttpRequest, HttpResponse, Page, Pager, record_list
+
+
+def _json(response: HttpResponse, vendor: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise VendorApiError("page body is not JSON", vendor=vendor, status=response.status) from None
+
+
+def _int(value: Any, what: str, vendor: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise VendorApiError(f"{what} is not a number: {value!r}", vendor=vendor) from None
+
+
+class PageNumberPager(Pager):
+    """Page numbers from 1, with the total announced in the body (Crayon ``TotalHits``).
+
+    Stops when ``page * page_size`` reaches the total, or at an empty page.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        request_for_page: Callable[[int], HttpRequest],
+        page_size: int,
+        *,
+        items_key: str,
+        total_key: str,
+    ) -> None:
+        self.vendor = vendor
+        self.request_for_page = request_for_page
+        self.page_size = page_size
+        self.items_key = items_key
+        self.total_key = total_key
+        self.page = 1
+
+    def first_request(self) -> HttpRequest:
+        self.page = 1
+        return self.request_for_page(1)
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = record_list(body, [self.items_key], self.vendor)
+        total = _int(body.get(self.total_key), self.total_key, self.vendor)
+        done = not records or (total is not None and self.page * self.page_size >= total)
+        if total is None and len(records) < self.page_size:
+            done = True
+        current = self.page
+        self.page += 1
+        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(current))
+
+
+class ShortPagePager(Pager):
+    """Page numbers from 1 with no total: a page shorter than ``page_size`` (or empty) is the last.
+
+    Accepts a bare JSON array or an object whose list is under one of ``items_keys`` (Granite's envelope
+    is not published).
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        request_for_page: Callable[[int], HttpRequest],
+        page_size: int,
+        *,
+        items_keys: tuple[str, ...] = ("data", "orders", "items", "results"),
+    ) -> None:
+        self.vendor = vendor
+        self.request_for_page = request_for_page
+        self.page_size = page_size
+        self.items_keys = items_keys
+        self.page = 1
+
+    def first_request(self) -> HttpRequest:
+        self.page = 1
+        return self.request_for_page(1)
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = record_list(body, self.items_keys, self.vendor)
+        total = None
+        if isinstance(body, dict):
+            for key in ("total", "total_count", "totalCount", "count_total"):
+                if key in body:
+                    total = _int(body[key], key, self.vendor)
+                    break
+        done = len(records) < self.page_size
+        current = self.page
+        self.page += 1
+        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(current))
+
+
+class OffsetLinkPager(Pager):
+    """Offset pages that announce the next page as a link (Adobe ``links.next.uri``).
+
+    The link is returned as given (a path or a URL); the engine refuses to send a token to any other
+    origin than the connection's.
+    """
+
+    def __init__(
+        self, vendor: str, first: HttpRequest, *, items_key: str = "items", total_key: str = "totalCount"
+    ) -> None:
+        self.vendor = vendor
+        self.first = first
+        self.items_key = items_key
+        self.total_key = total_key
+
+    def first_request(self) -> HttpRequest:
+        return self.first
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = record_list(body, [self.items_key], self.vendor)
+        total = _int(body.get(self.total_key), self.total_key, self.vendor)
+        links = body.get("links") or {}
+        nxt = links.get("next") if isinstance(links, dict) else None
+        uri = nxt.get("uri") if isinstance(nxt, dict) else None
+        if not uri or not records:
+            return Page(records, None, total)
+        request = HttpRequest("GET", str(uri), headers=self.first.headers)
+        return Page(records, request, total, cursor=str(uri))
+
+
+class HeaderPager(Pager):
+    """Page numbers driven by response headers (emnify).
+
+    emnify answers a page past the end with the last page again, so the end is decided from the
+    headers only: ``X-page``/``X-pages`` (or ``X-Current-Page``/``X-Total-Pages``), with
+    ``X-count``/``X-Total-Count`` as the total. Never by an empty page, never by the ``per_page`` asked.
+    """
+
+    PAGE = ("x-page", "x-current-page")
+    PAGES = ("x-pages", "x-total-pages")
+    COUNT = ("x-count", "x-total-count")
+
+    def __init__(self, vendor: str, request_for_page: Callable[[int], HttpRequest]) -> None:
+        self.vendor = vendor
+        self.request_for_page = request_for_page
+        self.page = 1
+
+    def first_request(self) -> HttpRequest:
+        self.page = 1
+        return self.request_for_page(1)
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = record_list(body, ["data", "items"], self.vendor)
+        page = _int(response.header(*self.PAGE), "X-page", self.vendor) or self.page
+        pages = _int(response.header(*self.PAGES), "X-pages", self.vendor)
+        total = _int(response.header(*self.COUNT), "X-count", self.vendor)
+        if pages is None:
+            raise VendorApiError(
+                "list response has no X-pages/X-Total-Pages header; cannot tell where the listing ends "
+                "(the API repeats its last page past the end)",
+                vendor=self.vendor,
+            )
+        if page != self.page:
+            raise VendorApiError(
+                f"asked for page {self.page} but the API answered page {page}", vendor=self.vendor
+            )
+        done = page >= pages or not records
+        self.page += 1
+        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(page))
+
+
+class CursorPager(Pager):
+    """Keyset cursors (Fleetio): ``next_cursor`` in the body, ``None`` at the end."""
+
+    def __init__(
+        self,
+        vendor: str,
+        request_for_cursor: Callable[[str | None], HttpRequest],
+        *,
+        items_key: str = "records",
+        cursor_key: str = "next_cursor",
+    ) -> None:
+        self.vendor = vendor
+        self.request_for_cursor = request_for_cursor
+        self.items_key = items_key
+        self.cursor_key = cursor_key
+
+    def first_request(self) -> HttpRequest:
+        return self.request_for_cursor(None)
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = record_list(body, [self.items_key], self.vendor)
+        cursor = body.get(self.cursor_key) if isinstance(body, dict) else None
+        if not cursor:
+            return Page(records, None, None)
+        return Page(records, self.request_for_cursor(str(cursor)), None, cursor=str(cursor))
