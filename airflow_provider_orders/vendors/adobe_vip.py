@@ -176,7 +176,7 @@ class AdobeVipMarketplace(Vendor):
         search = filters.search.lower() if filters.search else None
         search_check = (lambda o: _matches(o, search)) if search else None
         return ListingPlan(
-            OffsetLinkPager(self.conn_type, first),
+            OffsetLinkPager(self.conn_type, first, self.settings.host),
             all_of(window, search_check),
             sort="desc",
             since=since,

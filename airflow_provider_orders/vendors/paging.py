@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.vendors.base import HttpRequest, HttpResponse, Page, Pager, record_list
@@ -111,15 +112,22 @@ class ShortPagePager(Pager):
 class OffsetLinkPager(Pager):
     """Offset pages that announce the next page as a link (Adobe ``links.next.uri``).
 
-    The link is returned as given (a path or a URL); the engine refuses to send a token to any other
-    origin than the connection's.
+    The link is resolved against ``base_url`` the way a browser would (``/v3/...`` is origin-relative);
+    the engine refuses to send a token to any origin other than the connection's.
     """
 
     def __init__(
-        self, vendor: str, first: HttpRequest, *, items_key: str = "items", total_key: str = "totalCount"
+        self,
+        vendor: str,
+        first: HttpRequest,
+        base_url: str,
+        *,
+        items_key: str = "items",
+        total_key: str = "totalCount",
     ) -> None:
         self.vendor = vendor
         self.first = first
+        self.base_url = base_url
         self.items_key = items_key
         self.total_key = total_key
 
@@ -135,7 +143,7 @@ class OffsetLinkPager(Pager):
         uri = nxt.get("uri") if isinstance(nxt, dict) else None
         if not uri or not records:
             return Page(records, None, total)
-        request = HttpRequest("GET", str(uri), headers=self.first.headers)
+        request = HttpRequest("GET", urljoin(self.base_url + "/", str(uri)), headers=self.first.headers)
         return Page(records, request, total, cursor=str(uri))
 
 

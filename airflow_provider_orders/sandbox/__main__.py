@@ -1,0 +1,46 @@
+"""``python -m airflow_provider_orders.sandbox``: serve the five emulated vendor APIs on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orders-sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8610, help="port (0 picks a free one; default 8610)")
+    parser.add_argument("--orders", type=int, default=250, help="orders per vendor and scope (default 250)")
+    parser.add_argument("--seed", type=int, default=7, help="changes every generated order")
+    parser.add_argument("--live", type=int, default=4, help="newest orders per scope that change state")
+    parser.add_argument("--live-delay", type=float, default=5.0, help="seconds between live orders settling")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every API request")
+    parser.add_argument("--token-ttl", type=float, default=3600.0, help="lifetime of issued tokens (s)")
+    parser.add_argument("--granite-rpm", type=int, default=60, help="Granite's enforced requests per minute")
+    parser.add_argument("--print-env", action="store_true", help="print AIRFLOW_CONN_* exports and exit")
+    args = parser.parse_args(argv)
+    config = SandboxConfig(
+        orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
+        latency_ms=args.latency_ms, token_ttl=args.token_ttl, granite_rpm=args.granite_rpm,
+    )  # fmt: skip
+    sandbox = Sandbox(config, host=args.host, port=args.port)
+    if args.print_env:
+        for key, value in sandbox_env(sandbox.url).items():
+            print(f"export {key}='{value}'")
+        sandbox.stop()
+        return 0
+    print(json.dumps({"url": sandbox.url, "orders": args.orders}), flush=True)
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Fleetio purchase orders, emulated: static key headers, API versions, filters and keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_provider_orders.sandbox import credentials
+from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.store import OrderSet
+
+STATES = ("draft", "submitted_for_approval", "approved", "rejected", "purchased", "received_partial",
+          "received_full", "closed")  # fmt: skip
+FILTER = re.compile(r"^filter\[(\w+)\]\[(\w+)\]$")
+MOUNTAIN = timezone(timedelta(hours=-6))
+
+
+def problem(status: int, title: str, detail: str) -> Response:
+    return Response(status, {"status": status, "title": title, "detail": detail, "instance": "/api/v1/purchase_orders"})
+
+
+def error(status: int, message: str, code: str | None = None) -> Response:
+    if status == 429:
+        return Response(429, {"error": message}, headers={"Retry-After": "1"})
+    return problem(status, "Error", message)
+
+
+def bad_request(field: str, message: str) -> Response:
+    return Response(400, {"errors": {field: [message]}})
+
+
+class FleetioApp(VendorApp):
+    name = "fleetio"
+    prefix = "fleetio"
+    states = STATES
+    weights = (5, 6, 6, 3, 10, 5, 45, 20)
+    live_states = ("purchased", "received_full", "rejected")
+
+    def handle(self, request: Request) -> Response:
+        h = request.headers
+        if h.get("authorization") != f"Token {credentials.FLEETIO['api_key']}" or h.get(
+            "account-token"
+        ) != credentials.FLEETIO["account_token"]:
+            return problem(401, "Unauthorized", "Request could not be authenticated")
+        version = h.get("x-api-version") or ""
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2024-01-01":
+            return bad_request("X-Api-Version", "cursor pagination and filters need 2024-01-01 or later")
+        match = re.fullmatch(r"/api/v1/purchase_orders(?:/(\d+))?/?", request.path)
+        if not match or request.method != "GET":
+            return problem(404, "Not Found", f"no route {request.method} {request.path}")
+        fault = apply_faults(self, request, error)
+        if fault:
+            return fault
+        store = self.orders("")
+        if match.group(1):
+            i = int(match.group(1)) - 1
+            if 0 <= i < store.size:
+                return Response(200, self.record(store, i))
+            return problem(404, "Not Found", "Purchase order not found")
+        return self.list(request, store)
+
+    def list(self, request: Request, store: OrderSet) -> Response:
+        try:
+            per_page = int(request.arg("per_page") or 50)
+        except ValueError:
+            return bad_request("per_page", "must be an integer")
+        if not 2 <= per_page <= 100:
+            return bad_request("per_page", "must be between 2 and 100")
+        since = until = None
+        states: frozenset[str] | None = None
+        eq: dict[str, str] = {}
+        for key, value in request.query:
+            m = FILTER.match(key)
+            if not m:
+                continue
+            field, op = m.groups()
+            try:
+                if field == "created_at" and op in ("gte", "gt", "lt", "lte"):
+                    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    if when.tzinfo is None:
+                        return bad_request(key, "needs a time zone")
+                    if op in ("gte", "gt"):
+                        since = when + (timedelta(microseconds=1) if op == "gt" else timedelta())
+                    else:
+                        until = when + (timedelta(microseconds=1) if op == "lte" else timedelta())
+                elif field == "state" and op == "include":
+                    states = frozenset(value.split(","))
+                    if not states <= set(STATES):
+                        return bad_request(key, f"unknown state {sorted(states - set(STATES))}")
+                elif op == "eq" and field in ("number", "vendor_id"):
+                    eq[field] = value
+                else:
+                    return bad_request(key, "filter not supported by the sandbox")
+            except ValueError:
+                return bad_request(key, "invalid value")
+        ascending = request.arg("sort[created_at]") == "asc" or request.arg("sort[id]") == "asc"
+        selection = store.select(states, store.index_range(since, until))
+        if eq:
+            positions = [k for k in range(len(selection)) if all(
+                str(self.record(store, selection.at(k))[f]) == v for f, v in eq.items())]  # fmt: skip
+            indices_all = [selection.at(k) for k in positions]
+        else:
+            indices_all = None
+        total = len(indices_all) if indices_all is not None else len(selection)
+        cursor = request.arg("start_cursor")
+        start = 0
+        if cursor:
+            try:
+                start = int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":")[1])
+            except (ValueError, IndexError):
+                return bad_request("start_cursor", "invalid cursor")
+        positions = range(start, min(total, start + per_page))
+        if indices_all is not None:
+            ordered = indices_all if ascending else indices_all[::-1]
+            indices = [ordered[k] for k in positions]
+        else:
+            indices = selection.page(start, per_page, newest_first=not ascending)
+        end = start + len(indices)
+        next_cursor = base64.urlsafe_b64encode(f"pos:{end}".encode()).decode() if end < total else None
+        return Response(200, {
+            "start_cursor": cursor, "next_cursor": next_cursor, "per_page": per_page,
+            "estimated_remaining_count": min(500, total - start), "filtered_by": [], "sorted_by": [],
+            "records": [self.record(store, i) for i in indices],
+        })  # fmt: skip
+
+    def record(self, store: OrderSet, i: int) -> dict[str, Any]:
+        r = store.rand(i, 2)
+        created = store.created(i).astimezone(MOUNTAIN)
+        subtotal = 1000 + r % 900_000
+        return {
+            "id": 9_000_000 + i,
+            "number": 1 + i,
+            "description": f"Brake pads and rotors, unit {r % 300}",
+            "state": store.state(i),
+            "created_at": created.isoformat(),
+            "updated_at": (created + timedelta(hours=1 + r % 48)).isoformat(),
+            "subtotal_cents": subtotal,
+            "shipping_cents": 1500,
+            "tax_1_cents": subtotal // 10,
+            "discount_cents": 0,
+            "total_amount_cents": subtotal + 1500 + subtotal // 10,
+            "vendor_id": 300 + r % 12,
+            "created_by_id": 40 + r % 5,
+            "labels": [],
+            "vendor": {"name": f"Parts vendor {r % 12}", "country": "US"},
+        }
+
+    def order_id(self, record: dict[str, Any]) -> str:
+        return str(record["number"])

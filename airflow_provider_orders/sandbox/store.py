@@ -1,0 +1,184 @@
+"""Deterministic order sets: order ``i`` of a vendor and scope is computed, never stored.
+
+An order set of a million orders costs a few bytes per order only when a status filter asks for its
+index (an ``array`` of matching positions, built once). Orders are spaced ``STEP`` seconds apart and
+the newest ``live`` orders move through their states in real time: processing until the server has run
+for ``live_delay * (rank + 1)`` seconds, then completed (or, for every fourth, failed).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+
+ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
+STEP = timedelta(minutes=7)
+MASK64 = (1 << 64) - 1
+
+
+def mix(*values: int) -> int:
+    """A fast deterministic 64-bit hash of integers (splitmix64 rounds)."""
+    h = 0x9E3779B97F4A7C15
+    for v in values:
+        h = (h ^ (v & MASK64)) * 0xBF58476D1CE4E5B9 & MASK64
+        h = (h ^ (h >> 31)) * 0x94D049BB133111EB & MASK64
+        h ^= h >> 29
+    return h
+
+
+def scope_salt(text: str) -> int:
+    return mix(*text.encode())
+
+
+class OrderSet:
+    """The orders of one vendor and scope, oldest first (index 0).
+
+    :param salt: makes one scope's orders differ from another's.
+    :param size: how many orders.
+    :param states: the vendor's states in the order an order moves through them.
+    :param weights: how often each state occurs among settled orders (same length as ``states``).
+    :param live: how many of the newest orders move through states in real time.
+    :param live_states: (in progress, succeeded, failed) native states for live orders.
+    :param started: the server's start (monotonic seconds).
+    :param live_delay: seconds between one live order settling and the next.
+    """
+
+    def __init__(
+        self,
+        salt: int,
+        size: int,
+        states: Sequence[str],
+        weights: Sequence[int],
+        *,
+        live: int,
+        live_states: tuple[str, str, str],
+        started: float,
+        live_delay: float,
+        clock: Callable[[], float] = time.monotonic,
+        scope: str = "",
+    ) -> None:
+        self.scope = scope
+        self.salt = salt
+        self.size = size
+        self.states = list(states)
+        self._cumulative = list(_accumulate(weights))
+        self.live_start = max(0, size - live)
+        self.live_states = live_states
+        self.started = started
+        self.live_delay = live_delay
+        self.clock = clock
+        self._indexes: dict[frozenset[str], array[int]] = {}
+        self._lock = threading.Lock()
+
+    # -- one order -------------------------------------------------------------------------
+
+    def created(self, i: int) -> datetime:
+        return ANCHOR - STEP * (self.size - 1 - i)
+
+    def rand(self, i: int, field: int) -> int:
+        return mix(self.salt, i, field)
+
+    def settled_state(self, i: int) -> str:
+        pick = self.rand(i, 1) % self._cumulative[-1]
+        return self.states[bisect.bisect_right(self._cumulative, pick)]
+
+    def state(self, i: int) -> str:
+        if i < self.live_start:
+            return self.settled_state(i)
+        rank = i - self.live_start
+        in_progress, succeeded, failed = self.live_states
+        if self.clock() - self.started < self.live_delay * (rank + 1):
+            return in_progress
+        return failed if rank % 4 == 3 else succeeded
+
+    def settles_at(self, i: int) -> float | None:
+        """Seconds after start at which live order ``i`` leaves its in-progress state."""
+        if i < self.live_start:
+            return None
+        return self.live_delay * (i - self.live_start + 1)
+
+    # -- selections ------------------------------------------------------------------------
+
+    def index_range(self, since: datetime | None, until: datetime | None, *, until_inclusive: bool = False) -> range:
+        """Indices created in ``[since, until)`` (or ``[since, until]``)."""
+        lo, hi = 0, self.size
+        step = STEP.total_seconds()
+        if since is not None:
+            offset = (since - self.created(0)).total_seconds() / step
+            lo = max(lo, _ceil(offset))
+        if until is not None:
+            offset = (until - self.created(0)).total_seconds() / step
+            hi = min(hi, int(offset) + 1 if until_inclusive or offset != int(offset) else int(offset))
+            if offset < 0:
+                hi = 0
+        return range(lo, max(lo, hi))
+
+    def select(self, states: frozenset[str] | None, window: range) -> Selection:
+        """The indices in ``window`` whose current state is in ``states`` (all when ``None``)."""
+        if states is None:
+            return Selection(window, [])
+        index = self._index(states)
+        a = bisect.bisect_left(index, window.start)
+        b = bisect.bisect_left(index, min(window.stop, self.live_start))
+        live = [i for i in range(max(window.start, self.live_start), window.stop) if self.state(i) in states]
+        return Selection(_Slice(index, a, b), live)
+
+    def _index(self, states: frozenset[str]) -> array[int]:
+        with self._lock:
+            found = self._indexes.get(states)
+            if found is None:
+                found = array("I", (i for i in range(self.live_start) if self.settled_state(i) in states))
+                if len(self._indexes) > 32:
+                    self._indexes.clear()
+                self._indexes[states] = found
+            return found
+
+
+class _Slice:
+    def __init__(self, data: array[int], start: int, stop: int) -> None:
+        self.data, self.start, self.stop = data, start, stop
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __getitem__(self, k: int) -> int:
+        return self.data[self.start + k]
+
+
+class Selection:
+    """Matching indices, oldest first, addressable by position without materialising them."""
+
+    def __init__(self, head: Sequence[int] | _Slice, tail: list[int]) -> None:
+        self.head = head
+        self.tail = tail
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail)
+
+    def at(self, k: int) -> int:
+        n = len(self.head)
+        return self.head[k] if k < n else self.tail[k - n]
+
+    def page(self, offset: int, count: int, *, newest_first: bool) -> list[int]:
+        total = len(self)
+        positions = range(offset, min(total, offset + count))
+        if newest_first:
+            return [self.at(total - 1 - k) for k in positions]
+        return [self.at(k) for k in positions]
+
+
+def _accumulate(weights: Sequence[int]) -> list[int]:
+    out, acc = [], 0
+    for w in weights:
+        acc += w
+        out.append(acc)
+    return out
+
+
+def _ceil(x: float) -> int:
+    n = int(x)
+    return n + 1 if x > n else n
