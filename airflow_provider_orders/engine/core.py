@@ -112,12 +112,15 @@ class OrdersEngine:
         retried.
         """
         vendor = self.vendor
-        call_headers = vendor.per_call_headers()
+        api = request.kind == "api"
+        # Token endpoints (IMS, an OAuth2 server) get only their own headers, never the API's.
+        call_headers = vendor.per_call_headers() if api else {}
         attempt = 0
         refreshed = False
         while True:
-            headers = {**vendor.request_headers(), **request.headers, **call_headers}
-            headers.update(vendor.per_attempt_headers())
+            headers = {**(vendor.request_headers() if api else {}), **request.headers, **call_headers}
+            if api:
+                headers.update(vendor.per_attempt_headers())
             token: str | None = None
             if request.authenticated:
                 token = yield from self._token()

@@ -367,13 +367,13 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 if app is None:
                     response = Response(404, {"error": f"no vendor at /{prefix}"})
                 else:
-                    sandbox.requests_seen.append(
-                        {"vendor": app.name, "method": request.method, "path": parts.path,
-                         "query": request.query, "headers": request.headers, "time": time.time()}
-                    )  # fmt: skip
+                    seen = {"vendor": app.name, "method": request.method, "path": parts.path,
+                            "query": request.query, "headers": request.headers, "time": time.time()}  # fmt: skip
+                    sandbox.requests_seen.append(seen)
                     if sandbox.config.latency_ms:
                         time.sleep(sandbox.config.latency_ms / 1000)
                     response = app.handle(request)
+                    seen["status"] = response.status
             if response.raw == b"__close__":
                 self.close_connection = True
                 return

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from airflow_provider_orders.engine.policy import RateLimiter, RetryPolicy, SeenIds, TokenCache, parse_retry_after
+from airflow_provider_orders.vendors.base import Token
+
+
+def test_retry_after_in_seconds() -> None:
+    assert parse_retry_after("7") == 7.0
+
+
+def test_retry_after_as_http_date() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
+
+
+def test_retry_after_garbage_falls_back_to_backoff() -> None:
+    policy = RetryPolicy(3, base=1.0, rng=lambda: 0.0)
+    assert parse_retry_after("soon") is None
+    assert policy.delay(1, "soon") == 0.5
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    low = RetryPolicy(10, base=1.0, cap=8.0, rng=lambda: 0.0)
+    high = RetryPolicy(10, base=1.0, cap=8.0, rng=lambda: 1.0)
+    assert [low.backoff(a) for a in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert [high.backoff(a) for a in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+def test_rate_limiter_spaces_requests_evenly() -> None:
+    now = [100.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])
+    waits = [limiter.reserve() for _ in range(4)]
+    interval = 60 / (60 * RateLimiter.HEADROOM)
+    assert waits == pytest.approx([0.0, interval, 2 * interval, 3 * interval])
+
+
+def test_rate_limiter_zero_means_off() -> None:
+    limiter = RateLimiter(0)
+    assert [limiter.reserve() for _ in range(100)] == [0.0] * 100
+
+
+def test_token_cache_renews_before_expiry() -> None:
+    now = [0.0]
+    cache = TokenCache(clock=lambda: now[0])
+    cache.put(Token("abc", 100.0))
+    now[0] = 89.0
+    assert cache.get() == "abc"
+    now[0] = 90.0  # a tenth of the lifetime (10 s) before expiry
+    assert cache.get() is None
+
+
+def test_token_cache_invalidate_only_the_named_token() -> None:
+    cache = TokenCache()
+    cache.put(Token("new", 3600))
+    cache.invalidate("old")
+    assert cache.get() == "new"
+    cache.invalidate("new")
+    assert cache.get() is None
+
+
+def test_seen_ids_across_merged_chunks() -> None:
+    seen = SeenIds(chunk=8)
+    assert all(seen.add(str(i)) for i in range(100))
+    assert not any(seen.add(str(i)) for i in range(100))
+    assert seen.add("100")
+    assert len(seen) == 101

@@ -1,0 +1,292 @@
+"""Each vendor's request building, page parsing and normalisation, without a network."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from airflow_provider_orders.errors import ConnectionConfigError, InvalidFilterError
+from airflow_provider_orders.models import OrderStatus
+from airflow_provider_orders.vendors import AdobeVipMarketplace, Crayon, Emnify, Fleetio, GraniteAccessExpress
+from airflow_provider_orders.vendors.base import HttpResponse, Vendor
+
+UTC = timezone.utc
+
+
+def make(vendor: type[Vendor], **values: Any) -> Vendor:
+    base = {
+        "crayon": {"login": "u", "password": "p", "client_id": "cid", "client_secret": "cs"},
+        "adobe_vip_marketplace": {"login": "cid", "password": "cs", "ims_url": "https://ims.example"},
+        "granite_access_express": {"login": "cid", "password": "cs", "token_url": "https://login.example/t"},
+        "emnify": {"password": "apptoken"},
+        "fleetio": {"password": "key", "account_token": "acct"},
+    }[vendor.conn_type]
+    return vendor(vendor.parse_settings("test", {"host": "https://api.example", **base, **values}))
+
+
+def response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(status, headers or {}, json.dumps(body).encode())
+
+
+# -- Crayon ----------------------------------------------------------------------------------------
+
+
+def test_crayon_token_request_is_a_password_grant_with_basic_client_auth() -> None:
+    request = make(Crayon).token_request()
+    assert request.url == "/api/v1/connect/token/"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"cid:cs").decode()
+    assert request.form == {"grant_type": "password", "username": "u", "password": "p", "scope": "CustomerApi"}
+    assert request.authenticated is False
+
+
+def test_crayon_list_request_pushes_single_state_and_search() -> None:
+    vendor = make(Crayon)
+    plan = vendor.plan_listing(vendor.parse_filters({"customer_tenant_id": 1234, "status": "Successful",
+                                                     "search": "365", "page_size": 15}))  # fmt: skip
+    request = plan.pager.first_request()
+    assert request.url == "/api/v1/purchaserequest/orders/"
+    assert dict(request.params) == {"customerTenantId": "1234", "orderState": "1", "page": "1", "pageSize": "15",
+                                    "sortBy": "CreationDate", "sortOrder": "Descending", "search": "365"}  # fmt: skip
+    assert plan.client_filter is None
+
+
+def test_crayon_several_states_are_filtered_on_the_client() -> None:
+    vendor = make(Crayon)
+    plan = vendor.plan_listing(vendor.parse_filters({"customer_tenant_id": 1, "status": ["failed", "processing"]}))
+    assert dict(plan.pager.first_request().params)["orderState"] == "0"
+    assert plan.client_filter is not None
+
+
+def test_crayon_pages_end_at_total_hits() -> None:
+    vendor = make(Crayon)
+    pager = vendor.plan_listing(vendor.parse_filters({"customer_tenant_id": 1, "page_size": 2})).pager
+    pager.first_request()
+    items = [{"OrderReferenceId": n, "Created": "2025-08-04T09:17:18.193", "OrderState": "Succeeded"} for n in (1, 2)]
+    first = pager.read(response({"Items": items, "TotalHits": 3}))
+    assert first.total == 3
+    assert first.next_request is not None and dict(first.next_request.params)["page"] == "2"
+    last = pager.read(response({"Items": items[:1], "TotalHits": 3}))
+    assert last.next_request is None
+
+
+def test_crayon_record_time_without_zone_is_utc_and_fraction_any_length() -> None:
+    order = make(Crayon).normalise({"OrderReferenceId": 1412, "Created": "2025-04-15T15:43:05.5", "OrderState": "Failed"})
+    assert order.id == "1412"
+    assert order.created_at == datetime(2025, 4, 15, 15, 43, 5, 500000, tzinfo=UTC)
+    assert order.status is OrderStatus.FAILED
+    assert order.vendor_status == "Failed"
+
+
+def test_crayon_requires_customer_tenant_id() -> None:
+    with pytest.raises(InvalidFilterError, match=r"customer_tenant_id.*required") as info:
+        Crayon.parse_filters({})
+    assert info.value.vendor == "crayon"
+
+
+# -- Adobe -----------------------------------------------------------------------------------------
+
+
+def test_adobe_dates_go_on_the_wire_in_zulu() -> None:
+    vendor = make(AdobeVipMarketplace)
+    since = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)
+    filters = vendor.parse_filters({"customer_id": "C1", "created_since": "2024-03-01T03:00:00+01:00",
+                                    "created_until": since.replace(day=2), "status": ["completed", "1002"],
+                                    "order_type": ["new", "RENEWAL"]})  # fmt: skip
+    request = vendor.plan_listing(filters).pager.first_request()
+    assert request.url == "/v3/customers/C1/orders"
+    assert list(request.params) == [
+        ("limit", "100"), ("offset", "0"), ("status", "1000"), ("status", "1002"), ("order-type", "NEW"),
+        ("order-type", "RENEWAL"), ("start-date", "2024-03-01T02:00:00Z"), ("end-date", "2024-03-02T02:00:00Z"),
+    ]  # fmt: skip
+
+
+def test_adobe_page_size_above_100_is_refused_before_any_request() -> None:
+    with pytest.raises(InvalidFilterError, match=r"page_size.*between 1 and 100"):
+        AdobeVipMarketplace.parse_filters({"customer_id": "C1", "page_size": 101})
+
+
+def test_adobe_follows_links_next_on_the_connection_origin() -> None:
+    vendor = make(AdobeVipMarketplace)
+    pager = vendor.plan_listing(vendor.parse_filters({"customer_id": "C1", "page_size": 3})).pager
+    page = pager.read(response({"totalCount": 9, "items": [{"orderId": "1"}],
+                                "links": {"next": {"uri": "/v3/customers/C1/orders?offset=3&limit=3"}}}))  # fmt: skip
+    assert page.next_request is not None
+    assert page.next_request.url == "https://api.example/v3/customers/C1/orders?offset=3&limit=3"
+    assert page.total == 9
+    assert pager.read(response({"totalCount": 9, "items": [{"orderId": "1"}], "links": {}})).next_request is None
+
+
+def test_adobe_headers_request_id_per_attempt_correlation_id_per_call() -> None:
+    vendor = make(AdobeVipMarketplace)
+    assert vendor.per_attempt_headers()["X-Request-Id"] != vendor.per_attempt_headers()["X-Request-Id"]
+    assert vendor.auth_headers("tok") == {"Authorization": "Bearer tok", "X-Api-Key": "cid"}
+
+
+def test_adobe_status_codes_map_and_unknown_codes_are_not_success() -> None:
+    vendor = make(AdobeVipMarketplace)
+    record = {"orderId": "0123456789", "creationDate": "2019-05-02T22:49:54Z", "status": "1000", "currencyCode": "USD"}
+    assert vendor.normalise(record).status is OrderStatus.COMPLETED
+    assert vendor.normalise({**record, "status": "1002"}).status is OrderStatus.PROCESSING
+    assert vendor.normalise({**record, "status": "1024"}).status is OrderStatus.FAILED
+    assert vendor.normalise({**record, "status": "1999"}).status is OrderStatus.UNKNOWN
+
+
+def test_adobe_error_body_gives_code_and_message() -> None:
+    vendor = make(AdobeVipMarketplace)
+    assert vendor.read_error(response({"code": "1133", "message": "offset too large"}, 400)) == ("1133", "offset too large")
+
+
+# -- Granite ---------------------------------------------------------------------------------------
+
+
+def test_granite_token_url_is_required() -> None:
+    with pytest.raises(ConnectionConfigError, match="token_url"):
+        GraniteAccessExpress.parse_settings("g", {"host": "https://api.example", "login": "a", "password": "b"})
+
+
+def test_granite_defaults_to_60_requests_a_minute() -> None:
+    assert make(GraniteAccessExpress).settings.rate_limit == 60
+    assert make(GraniteAccessExpress, requests_per_minute=0).settings.rate_limit == 0
+
+
+def test_granite_request_pushes_status_since_and_macnum() -> None:
+    vendor = make(GraniteAccessExpress, granted_tenant_macnum="M42")
+    filters = vendor.parse_filters({"status": ["completed", "submitted"], "created_since": "2025-01-01T00:00:00Z",
+                                    "page_size": 50})  # fmt: skip
+    request = vendor.plan_listing(filters).pager.first_request()
+    assert dict(request.params) == {"page": "1", "page_size": "50", "status": "completed,submitted",
+                                    "start_date": "2025-01-01T00:00:00Z", "sort_order": "asc",
+                                    "granted_tenant_macnum": "M42"}  # fmt: skip
+
+
+@pytest.mark.parametrize("envelope", ["bare", "data", "orders", "items", "results"])
+def test_granite_accepts_every_envelope_and_stops_on_a_short_page(envelope: str) -> None:
+    vendor = make(GraniteAccessExpress)
+    pager = vendor.plan_listing(vendor.parse_filters({"page_size": 2})).pager
+    records = [{"order_number": 1, "status": "draft"}, {"order_number": 2, "status": "completed"}]
+    body: Any = records if envelope == "bare" else {envelope: records}
+    assert pager.read(response(body)).next_request is not None
+    short: Any = records[:1] if envelope == "bare" else {envelope: records[:1]}
+    assert pager.read(response(short)).next_request is None
+
+
+# -- emnify ----------------------------------------------------------------------------------------
+
+
+def test_emnify_authenticates_with_the_application_token_as_json() -> None:
+    request = make(Emnify).token_request()
+    assert (request.method, request.url, request.json_body) == ("POST", "/api/v1/authenticate",
+                                                                 {"application_token": "apptoken"})  # fmt: skip
+
+
+def test_emnify_q_and_sort() -> None:
+    vendor = make(Emnify)
+    filters = vendor.parse_filters({"status": "DELIVERED", "created_since": "2025-01-01T00:00:00Z",
+                                    "created_until": "2025-02-01T00:00:00Z", "paid": True})  # fmt: skip
+    params = dict(vendor.plan_listing(filters).pager.first_request().params)
+    assert params["q"] == "status:3,submit_date>=2025-01-01T00:00:00Z,submit_date<2025-02-01T00:00:00Z,paid:1"
+    assert params["sort"] == "-submit_date"
+
+
+def test_emnify_pages_are_driven_by_headers_never_by_a_repeated_page() -> None:
+    vendor = make(Emnify)
+    pager = vendor.plan_listing(vendor.parse_filters({})).pager
+    pager.first_request()
+    rec = [{"id": 1, "status": {"id": 3, "description": "DELIVERED"}}]
+    page1 = pager.read(response(rec, headers={"X-page": "1", "X-per-page": "1", "X-pages": "2", "X-count": "2"}))
+    assert page1.next_request is not None and dict(page1.next_request.params)["page"] == "2"
+    page2 = pager.read(response(rec, headers={"X-Current-Page": "2", "X-Total-Pages": "2", "X-Total-Count": "2"}))
+    assert page2.next_request is None and page2.total == 2
+
+
+def test_emnify_status_object_and_currency_object() -> None:
+    order = make(Emnify).normalise({"id": 7, "status": {"id": 2, "description": "SHIPPED"}, "total": 12.5,
+                                    "currency": {"code": "EUR"}, "submit_date": "2025-01-01T10:00:00.000Z"})  # fmt: skip
+    assert (order.id, order.status, order.vendor_status, order.total_amount, order.currency) == (
+        "7", OrderStatus.PROCESSING, "SHIPPED", Decimal("12.5"), "EUR")
+
+
+# -- Fleetio ---------------------------------------------------------------------------------------
+
+
+def test_fleetio_static_headers_and_api_version() -> None:
+    vendor = make(Fleetio)
+    assert vendor.auth_headers(None) == {"Authorization": "Token key", "Account-Token": "acct"}
+    assert vendor.request_headers()["X-Api-Version"] == "2024-01-01"
+    assert vendor.token_request() is None
+
+
+def test_fleetio_old_api_version_is_refused() -> None:
+    with pytest.raises(ConnectionConfigError, match="2024-01-01 or later"):
+        make(Fleetio, api_version="2023-06-01")
+
+
+def test_fleetio_filters_and_cursor() -> None:
+    vendor = make(Fleetio)
+    filters = vendor.parse_filters({"status": "received_full", "vendor_id": 3, "created_since": "2025-01-01T00:00:00Z",
+                                    "page_size": 25})  # fmt: skip
+    pager = vendor.plan_listing(filters).pager
+    assert list(pager.first_request().params) == [
+        ("per_page", "25"), ("filter[state][include]", "received_full"),
+        ("filter[created_at][gte]", "2025-01-01T00:00:00Z"), ("filter[vendor_id][eq]", "3"), ("sort[created_at]", "asc"),
+    ]  # fmt: skip
+    page = pager.read(response({"next_cursor": "abc", "records": [{"number": 1, "state": "draft"}]}))
+    assert page.next_request is not None and dict(page.next_request.params)["start_cursor"] == "abc"
+    assert pager.read(response({"next_cursor": None, "records": []})).next_request is None
+
+
+def test_fleetio_offsets_are_converted_to_utc_and_cents_to_amounts() -> None:
+    order = make(Fleetio).normalise({"id": 5, "number": 42, "state": "received_full", "total_amount_cents": 12345,
+                                     "created_at": "2023-03-14T13:46:27-06:00",
+                                     "updated_at": "2023-03-14T13:46:27-06:00"})  # fmt: skip
+    assert order.id == "42"
+    assert order.created_at == datetime(2023, 3, 14, 19, 46, 27, tzinfo=UTC)
+    assert order.total_amount == Decimal("123.45")
+
+
+def test_fleetio_error_body_names_the_fields() -> None:
+    code, message = make(Fleetio).read_error(response({"errors": {"per_page": ["must be between 2 and 100"]}}, 400))
+    assert message == "per_page: must be between 2 and 100"
+
+
+# -- filters common to all -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "match"),
+    [
+        ({"colour": "red"}, r"unknown filter 'colour'"),
+        ({"created_since": "2025-01-01T00:00:00"}, r"'created_since' must be timezone-aware"),
+        ({"page_size": 0}, r"'page_size': must be between"),
+        ({"status": "shipped-ish"}, r"'shipped-ish' is not a state of Fleetio"),
+        ({"max_orders": "many"}, r"'max_orders'"),
+        ({"created_since": "2025-02-01T00:00:00Z", "created_until": "2025-01-01T00:00:00Z"}, r"earlier than"),
+    ],
+)
+def test_bad_filters_name_vendor_and_field(filters: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidFilterError, match=match) as info:
+        Fleetio.parse_filters(filters)
+    assert info.value.vendor == "fleetio"
+    assert "fleetio" in str(info.value)
+
+
+def test_normalised_status_expands_to_every_native_state() -> None:
+    assert Fleetio.native_statuses(["completed"]) == {"received_full", "closed"}
+    assert Crayon.native_statuses(["Successful", "Processing"]) == {"Succeeded", "Processing"}
+
+
+def test_unknown_extra_is_refused_not_turned_into_a_header() -> None:
+    with pytest.raises(ConnectionConfigError, match=r"unknown connection 'x_custom_header'"):
+        make(Emnify, x_custom_header="1")
+
+
+def test_settings_repr_hides_secrets() -> None:
+    vendor = make(Crayon)
+    assert "cs" not in repr(vendor.settings).replace("class", "")
+    assert "'p'" not in repr(vendor.settings)
+    assert "apptoken" not in repr(make(Emnify).settings)
