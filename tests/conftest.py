@@ -13,7 +13,6 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="orders-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402
@@ -49,7 +48,9 @@ def sbx(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
 
 def control(sandbox: Sandbox, path: str, body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{sandbox.url}/_sandbox{path}", data=data, method="POST" if data else "GET")
+    request = urllib.request.Request(
+        f"{sandbox.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -43,7 +43,9 @@ def test_full_listing_returns_exactly_every_order(sbx: Sandbox, hook_class, vend
 
 
 @pytest.mark.parametrize(("hook_class", "vendor", "scope", "scope_key"), CASES, ids=IDS)
-def test_get_order_returns_that_order_and_missing_raises(sbx: Sandbox, hook_class, vendor, scope, scope_key) -> None:
+def test_get_order_returns_that_order_and_missing_raises(
+    sbx: Sandbox, hook_class, vendor, scope, scope_key
+) -> None:
     hook = hook_class()
     some = next(iter(sorted(expected_ids(sbx, vendor, scope_key))))
     assert hook.get_order(some, **scope).id == some
@@ -61,7 +63,13 @@ def test_test_connection_succeeds(sbx: Sandbox, hook_class, vendor, scope, scope
 
 @pytest.mark.parametrize(("hook_class", "vendor", "scope", "scope_key"), CASES, ids=IDS)
 def test_test_connection_with_a_bad_secret_fails_without_showing_it(
-    sbx: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, hook_class, vendor, scope, scope_key
+    sbx: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    hook_class,
+    vendor,
+    scope,
+    scope_key,
 ) -> None:
     bad = "wrong-secret-Zq81x"
     conn_id = f"{vendor}_default"
@@ -77,8 +85,12 @@ def test_test_connection_with_a_bad_secret_fails_without_showing_it(
 def test_status_and_dates_are_pushed_down_to_fleetio(sbx: Sandbox) -> None:
     since = ANCHOR - STEP * 100
     until = ANCHOR - STEP * 20
-    orders = FleetioHook().list_orders(status="completed", created_since=since, created_until=until, page_size=10)
-    keep = lambda rec, store, i: store.state(i) in ("received_full", "closed") and since <= store.created(i) < until  # noqa: E731
+    orders = FleetioHook().list_orders(
+        status="completed", created_since=since, created_until=until, page_size=10
+    )
+    keep = lambda rec, store, i: (
+        store.state(i) in ("received_full", "closed") and since <= store.created(i) < until
+    )
     assert {o.id for o in orders} == expected_ids(sbx, "fleetio", keep=keep)
     assert all(o.status is OrderStatus.COMPLETED for o in orders)
     query = dict(wire(sbx, "fleetio")[0]["query"])
@@ -90,8 +102,10 @@ def test_status_and_dates_are_pushed_down_to_fleetio(sbx: Sandbox) -> None:
 def test_adobe_until_is_exclusive_although_end_date_is_inclusive(sbx: Sandbox) -> None:
     until = ANCHOR - STEP * 10  # exactly the creation time of one order
     since = ANCHOR - STEP * 50
-    orders = AdobeVipMarketplaceHook().list_orders(customer_id="1005000001", created_since=since, created_until=until)
-    keep = lambda rec, store, i: since <= store.created(i) < until  # noqa: E731
+    orders = AdobeVipMarketplaceHook().list_orders(
+        customer_id="1005000001", created_since=since, created_until=until
+    )
+    keep = lambda rec, store, i: since <= store.created(i) < until
     assert {o.id for o in orders} == expected_ids(sbx, "adobe_vip_marketplace", "1005000001", keep=keep)
     assert len(orders) == 40
     query = wire(sbx, "adobe_vip_marketplace")[-1]["query"]
@@ -103,22 +117,26 @@ def test_adobe_every_request_has_a_new_request_id(sbx: Sandbox) -> None:
     seen = wire(sbx, "adobe_vip_marketplace")
     request_ids = [r["headers"]["x-request-id"] for r in seen if "x-request-id" in r["headers"]]
     assert len(request_ids) == len(set(request_ids)) == 10  # 230 orders / 25 = 10 pages
-    assert all(r["headers"]["x-api-key"] == "sandbox-adobe-client" for r in seen if r["path"].startswith("/adobe/"))
+    assert all(
+        r["headers"]["x-api-key"] == "sandbox-adobe-client" for r in seen if r["path"].startswith("/adobe/")
+    )
 
 
 def test_emnify_status_and_since_are_in_q_and_listing_stops_by_headers(sbx: Sandbox) -> None:
     since = ANCHOR - STEP * 60
     orders = EmnifyHook().list_orders(status="DELIVERED", created_since=since, page_size=7)
-    keep = lambda rec, store, i: store.state(i) == "DELIVERED" and store.created(i) >= since  # noqa: E731
+    keep = lambda rec, store, i: store.state(i) == "DELIVERED" and store.created(i) >= since
     assert {o.id for o in orders} == expected_ids(sbx, "emnify", keep=keep)
     list_calls = [r for r in wire(sbx, "emnify") if r["path"].endswith("/shop/order")]
-    assert dict(list_calls[0]["query"])["q"] == f"status:3,submit_date>={since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    assert (
+        dict(list_calls[0]["query"])["q"] == f"status:3,submit_date>={since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
     assert len(list_calls) == -(-len(orders) // 7)  # never a page past the end
 
 
 def test_crayon_search_and_single_state_pushed_down(sbx: Sandbox) -> None:
     orders = CrayonHook().list_orders(customer_tenant_id=1001, status="Successful", page_size=50)
-    keep = lambda rec, store, i: store.state(i) == "Succeeded"  # noqa: E731
+    keep = lambda rec, store, i: store.state(i) == "Succeeded"
     assert {o.id for o in orders} == expected_ids(sbx, "crayon", "1001", keep=keep)
     query = dict(wire(sbx, "crayon")[-1]["query"])
     assert query["orderState"] == "1"
@@ -126,12 +144,16 @@ def test_crayon_search_and_single_state_pushed_down(sbx: Sandbox) -> None:
 
 def test_granite_status_pushed_and_created_until_stops_the_oldest_first_listing(sbx: Sandbox) -> None:
     until = ANCHOR - STEP * 200
-    orders = GraniteAccessExpressHook().list_orders(status=["completed", "canceled"], created_until=until, page_size=10)
-    keep = lambda rec, store, i: store.state(i) in ("completed", "canceled") and store.created(i) < until  # noqa: E731
+    orders = GraniteAccessExpressHook().list_orders(
+        status=["completed", "canceled"], created_until=until, page_size=10
+    )
+    keep = lambda rec, store, i: store.state(i) in ("completed", "canceled") and store.created(i) < until
     assert {o.id for o in orders} == expected_ids(sbx, "granite_access_express", keep=keep)
     calls = [r for r in wire(sbx, "granite_access_express") if r["path"].endswith("ordersAccessExpress")]
     assert dict(calls[0]["query"])["status"] == "canceled,completed"
-    assert len(calls) == -(-(len(orders) + 1) // 10)  # stops at the page holding the first order past the bound
+    assert len(calls) == -(
+        -(len(orders) + 1) // 10
+    )  # stops at the page holding the first order past the bound
 
 
 def test_token_expiry_mid_listing_is_recovered_without_loss(sbx: Sandbox) -> None:
@@ -151,7 +173,9 @@ def test_emnify_token_expiry_mid_listing_is_recovered_without_loss(sbx: Sandbox)
 
 
 @pytest.mark.parametrize(("hook_class", "vendor", "scope", "scope_key"), CASES, ids=IDS)
-def test_a_5xx_on_one_page_is_retried_and_nothing_is_lost(sbx: Sandbox, hook_class, vendor, scope, scope_key) -> None:
+def test_a_5xx_on_one_page_is_retried_and_nothing_is_lost(
+    sbx: Sandbox, hook_class, vendor, scope, scope_key
+) -> None:
     control(sbx, "/faults", {"vendor": vendor, "kind": "status", "status": 503, "on_request": 2})
     orders = hook_class().list_orders(page_size=50, **scope)
     assert sorted(o.id for o in orders) == sorted(expected_ids(sbx, vendor, scope_key))
@@ -180,7 +204,9 @@ def test_granite_429_with_retry_after_is_waited_out(sbx: Sandbox, monkeypatch: p
     time.sleep(2.1)  # let the window of earlier tests pass
     orders = GraniteAccessExpressHook().list_orders(page_size=5)
     assert sorted(o.id for o in orders) == sorted(expected_ids(sbx, "granite_access_express"))
-    statuses = [r["status"] for r in wire(sbx, "granite_access_express") if r["path"].endswith("ordersAccessExpress")]
+    statuses = [
+        r["status"] for r in wire(sbx, "granite_access_express") if r["path"].endswith("ordersAccessExpress")
+    ]
     assert 429 in statuses  # the server did push back, and the listing still came back whole
     assert statuses.count(200) == 47
 
@@ -210,7 +236,9 @@ def test_wrong_credentials_fail_at_once_with_authentication_error(sbx: Sandbox, 
     assert len(wire(sbx, "fleetio")) == 1
 
 
-def test_a_sandbox_with_a_short_token_lifetime_refreshes_before_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sandbox_with_a_short_token_lifetime_refreshes_before_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with Sandbox(SandboxConfig(orders=60, token_ttl=6, latency_ms=120)) as short:
         for conn_id, conn in sandbox_connections(short.url).items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
@@ -223,8 +251,10 @@ def test_a_sandbox_with_a_short_token_lifetime_refreshes_before_expiry(monkeypat
 
 
 def test_query_strings_hold_no_secret(sbx: Sandbox) -> None:
-    for hook_class, vendor, scope, _ in CASES:
+    for hook_class, _vendor, scope, _ in CASES:
         hook_class().list_orders(max_orders=5, **scope)
     for request in control(sbx, "/requests"):
-        query = " ".join(v for _, v in parse_qsl(urlsplit(request["path"]).query)) + json.dumps(request["query"])
+        query = " ".join(v for _, v in parse_qsl(urlsplit(request["path"]).query)) + json.dumps(
+            request["query"]
+        )
         assert "sandbox-" not in query

@@ -4,7 +4,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_orders.engine.policy import RateLimiter, RetryPolicy, SeenIds, TokenCache, parse_retry_after
+from airflow_provider_orders.engine.policy import (
+    RateLimiter,
+    RetryPolicy,
+    SeenIds,
+    TokenCache,
+    parse_retry_after,
+)
 from airflow_provider_orders.vendors.base import Token
 
 

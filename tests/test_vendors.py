@@ -40,7 +40,12 @@ def test_crayon_token_request_is_a_password_grant_with_basic_client_auth() -> No
     request = make(Crayon).token_request()
     assert request.url == "/api/v1/connect/token/"
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"cid:cs").decode()
-    assert request.form == {"grant_type": "password", "username": "u", "password": "p", "scope": "CustomerApi"}
+    assert request.form == {
+        "grant_type": "password",
+        "username": "u",
+        "password": "p",
+        "scope": "CustomerApi",
+    }
     assert request.authenticated is False
 
 
@@ -57,7 +62,9 @@ def test_crayon_list_request_pushes_single_state_and_search() -> None:
 
 def test_crayon_several_states_are_filtered_on_the_client() -> None:
     vendor = make(Crayon)
-    plan = vendor.plan_listing(vendor.parse_filters({"customer_tenant_id": 1, "status": ["failed", "processing"]}))
+    plan = vendor.plan_listing(
+        vendor.parse_filters({"customer_tenant_id": 1, "status": ["failed", "processing"]})
+    )
     assert dict(plan.pager.first_request().params)["orderState"] == "0"
     assert plan.client_filter is not None
 
@@ -66,7 +73,10 @@ def test_crayon_pages_end_at_total_hits() -> None:
     vendor = make(Crayon)
     pager = vendor.plan_listing(vendor.parse_filters({"customer_tenant_id": 1, "page_size": 2})).pager
     pager.first_request()
-    items = [{"OrderReferenceId": n, "Created": "2025-08-04T09:17:18.193", "OrderState": "Succeeded"} for n in (1, 2)]
+    items = [
+        {"OrderReferenceId": n, "Created": "2025-08-04T09:17:18.193", "OrderState": "Succeeded"}
+        for n in (1, 2)
+    ]
     first = pager.read(response({"Items": items, "TotalHits": 3}))
     assert first.total == 3
     assert first.next_request is not None and dict(first.next_request.params)["page"] == "2"
@@ -75,7 +85,9 @@ def test_crayon_pages_end_at_total_hits() -> None:
 
 
 def test_crayon_record_time_without_zone_is_utc_and_fraction_any_length() -> None:
-    order = make(Crayon).normalise({"OrderReferenceId": 1412, "Created": "2025-04-15T15:43:05.5", "OrderState": "Failed"})
+    order = make(Crayon).normalise(
+        {"OrderReferenceId": 1412, "Created": "2025-04-15T15:43:05.5", "OrderState": "Failed"}
+    )
     assert order.id == "1412"
     assert order.created_at == datetime(2025, 4, 15, 15, 43, 5, 500000, tzinfo=UTC)
     assert order.status is OrderStatus.FAILED
@@ -118,7 +130,9 @@ def test_adobe_follows_links_next_on_the_connection_origin() -> None:
     assert page.next_request is not None
     assert page.next_request.url == "https://api.example/v3/customers/C1/orders?offset=3&limit=3"
     assert page.total == 9
-    assert pager.read(response({"totalCount": 9, "items": [{"orderId": "1"}], "links": {}})).next_request is None
+    assert (
+        pager.read(response({"totalCount": 9, "items": [{"orderId": "1"}], "links": {}})).next_request is None
+    )
 
 
 def test_adobe_headers_request_id_per_attempt_correlation_id_per_call() -> None:
@@ -129,7 +143,12 @@ def test_adobe_headers_request_id_per_attempt_correlation_id_per_call() -> None:
 
 def test_adobe_status_codes_map_and_unknown_codes_are_not_success() -> None:
     vendor = make(AdobeVipMarketplace)
-    record = {"orderId": "0123456789", "creationDate": "2019-05-02T22:49:54Z", "status": "1000", "currencyCode": "USD"}
+    record = {
+        "orderId": "0123456789",
+        "creationDate": "2019-05-02T22:49:54Z",
+        "status": "1000",
+        "currencyCode": "USD",
+    }
     assert vendor.normalise(record).status is OrderStatus.COMPLETED
     assert vendor.normalise({**record, "status": "1002"}).status is OrderStatus.PROCESSING
     assert vendor.normalise({**record, "status": "1024"}).status is OrderStatus.FAILED
@@ -138,7 +157,10 @@ def test_adobe_status_codes_map_and_unknown_codes_are_not_success() -> None:
 
 def test_adobe_error_body_gives_code_and_message() -> None:
     vendor = make(AdobeVipMarketplace)
-    assert vendor.read_error(response({"code": "1133", "message": "offset too large"}, 400)) == ("1133", "offset too large")
+    assert vendor.read_error(response({"code": "1133", "message": "offset too large"}, 400)) == (
+        "1133",
+        "offset too large",
+    )
 
 
 # -- Granite ---------------------------------------------------------------------------------------
@@ -146,7 +168,9 @@ def test_adobe_error_body_gives_code_and_message() -> None:
 
 def test_granite_token_url_is_required() -> None:
     with pytest.raises(ConnectionConfigError, match="token_url"):
-        GraniteAccessExpress.parse_settings("g", {"host": "https://api.example", "login": "a", "password": "b"})
+        GraniteAccessExpress.parse_settings(
+            "g", {"host": "https://api.example", "login": "a", "password": "b"}
+        )
 
 
 def test_granite_defaults_to_60_requests_a_minute() -> None:
@@ -198,9 +222,13 @@ def test_emnify_pages_are_driven_by_headers_never_by_a_repeated_page() -> None:
     pager = vendor.plan_listing(vendor.parse_filters({})).pager
     pager.first_request()
     rec = [{"id": 1, "status": {"id": 3, "description": "DELIVERED"}}]
-    page1 = pager.read(response(rec, headers={"X-page": "1", "X-per-page": "1", "X-pages": "2", "X-count": "2"}))
+    page1 = pager.read(
+        response(rec, headers={"X-page": "1", "X-per-page": "1", "X-pages": "2", "X-count": "2"})
+    )
     assert page1.next_request is not None and dict(page1.next_request.params)["page"] == "2"
-    page2 = pager.read(response(rec, headers={"X-Current-Page": "2", "X-Total-Pages": "2", "X-Total-Count": "2"}))
+    page2 = pager.read(
+        response(rec, headers={"X-Current-Page": "2", "X-Total-Pages": "2", "X-Total-Count": "2"})
+    )
     assert page2.next_request is None and page2.total == 2
 
 
@@ -208,7 +236,12 @@ def test_emnify_status_object_and_currency_object() -> None:
     order = make(Emnify).normalise({"id": 7, "status": {"id": 2, "description": "SHIPPED"}, "total": 12.5,
                                     "currency": {"code": "EUR"}, "submit_date": "2025-01-01T10:00:00.000Z"})  # fmt: skip
     assert (order.id, order.status, order.vendor_status, order.total_amount, order.currency) == (
-        "7", OrderStatus.PROCESSING, "SHIPPED", Decimal("12.5"), "EUR")
+        "7",
+        OrderStatus.PROCESSING,
+        "SHIPPED",
+        Decimal("12.5"),
+        "EUR",
+    )
 
 
 # -- Fleetio ---------------------------------------------------------------------------------------
@@ -250,7 +283,9 @@ def test_fleetio_offsets_are_converted_to_utc_and_cents_to_amounts() -> None:
 
 
 def test_fleetio_error_body_names_the_fields() -> None:
-    code, message = make(Fleetio).read_error(response({"errors": {"per_page": ["must be between 2 and 100"]}}, 400))
+    _code, message = make(Fleetio).read_error(
+        response({"errors": {"per_page": ["must be between 2 and 100"]}}, 400)
+    )
     assert message == "per_page: must be between 2 and 100"
 
 

@@ -157,7 +157,12 @@ class OrdersEngine:
                     status=status,
                     code=code,
                 )
-            if status == 401 and request.authenticated and vendor.token_request() is not None and not refreshed:
+            if (
+                status == 401
+                and request.authenticated
+                and vendor.token_request() is not None
+                and not refreshed
+            ):
                 # The token expired or was revoked early: fetch a new one, once.
                 refreshed = True
                 self.tokens.invalidate(token)
@@ -191,7 +196,9 @@ class OrdersEngine:
         where = f"{prepared.method} {_path(prepared.url)}"
         tail = f" (after {attempts} attempts)" if attempts > 1 else ""
         if 200 <= status < 300:
-            return VendorApiError(f"{where} answered a body that is not JSON{tail}", vendor=self.name, status=status)
+            return VendorApiError(
+                f"{where} answered a body that is not JSON{tail}", vendor=self.name, status=status
+            )
         if status == 429:
             return RateLimitError(
                 f"{where}: rate limited{tail}: {message}. Lower requests_per_minute on the connection.",

@@ -9,8 +9,8 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 from airflow_provider_orders.vendors.base import Token
 

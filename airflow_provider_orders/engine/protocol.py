@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import HttpResponse
@@ -56,7 +56,7 @@ class Emit:
     orders: list[Order] = field(default_factory=list)
 
 
-Action = Union[Send, Sleep, Emit]
-Reply = Union[HttpResponse, TransportFailure, None]
+Action = Send | Sleep | Emit
+Reply = HttpResponse | TransportFailure | None
 T = TypeVar("T")
 Flow = Generator[Action, Reply, T]

@@ -62,7 +62,8 @@ class SyncTransport:
                 action = flow.send(reply)
                 reply = self._act(action)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            result: T = stop.value
+            return result
 
     def iterate(self, flow: Flow[None]) -> Iterator[Order]:
         """Carry out a listing flow, yielding its orders as each page arrives."""

@@ -114,9 +114,13 @@ class OrdersHook(BaseHook):
         widgets: dict[str, Any] = {}
         for f in cls.vendor_class.connection_fields:
             if f.sensitive:
-                widgets[f.name] = PasswordField(f.label, widget=BS3PasswordFieldWidget(), description=f.description)
+                widgets[f.name] = PasswordField(
+                    f.label, widget=BS3PasswordFieldWidget(), description=f.description
+                )
             elif f.type == "integer":
-                widgets[f.name] = IntegerField(f.label, widget=BS3TextFieldWidget(), description=f.description)
+                widgets[f.name] = IntegerField(
+                    f.label, widget=BS3TextFieldWidget(), description=f.description
+                )
             elif f.type == "boolean":
                 widgets[f.name] = BooleanField(f.label, description=f.description)
             else:

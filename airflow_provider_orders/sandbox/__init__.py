@@ -48,4 +48,7 @@ def sandbox_connections(url: str) -> dict[str, dict[str, Any]]:
 
 def sandbox_env(url: str) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` environment variables for every vendor of a sandbox at ``url``."""
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in sandbox_connections(url).items()}
+    return {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)
+        for conn_id, conn in sandbox_connections(url).items()
+    }

@@ -35,9 +35,13 @@ class ImsApp(VendorApp):
         if form.get("grant_type") != "client_credentials":
             return Response(400, {"error": "unsupported_grant_type"})
         if form.get("client_id") != c["client_id"] or form.get("client_secret") != c["client_secret"]:
-            return Response(401, {"error": "invalid_client", "error_description": "invalid client credentials"})
+            return Response(
+                401, {"error": "invalid_client", "error_description": "invalid client credentials"}
+            )
         token = self.sandbox.tokens.issue(self.name, form["client_id"])
-        return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": int(self.config.token_ttl)})
+        return Response(
+            200, {"access_token": token, "token_type": "bearer", "expires_in": int(self.config.token_ttl)}
+        )
 
 
 class AdobeApp(VendorApp):
@@ -78,7 +82,7 @@ class AdobeApp(VendorApp):
         store = self.orders(customer)
         if order_id:
             return self.one(store, customer, order_id)
-        return self.list(request, store, customer)
+        return self.list_orders(request, store, customer)
 
     def one(self, store: OrderSet, customer: str, order_id: str) -> Response:
         base = self._id_base(store)
@@ -86,7 +90,7 @@ class AdobeApp(VendorApp):
             return Response(200, self.record(store, int(order_id) - base))
         return error(404, "Invalid Order ID", "2115")
 
-    def list(self, request: Request, store: OrderSet, customer: str) -> Response:
+    def list_orders(self, request: Request, store: OrderSet, customer: str) -> Response:
         try:
             limit = int(request.arg("limit") or 25)
             offset = int(request.arg("offset") or 0)
@@ -159,11 +163,18 @@ class AdobeApp(VendorApp):
             "creationDate": store.created(i).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "status": status,
             "lineItems": [
-                {"extLineItemNumber": 1, "offerId": OFFERS[r % len(OFFERS)], "quantity": 1 + r % 50,
-                 "subscriptionId": f"{r % 10**8:08d}" if status == "1000" else "", "status": status,
-                 "currencyCode": "USD"}
-            ],  # fmt: skip
-            "links": {"self": {"uri": f"/v3/customers/{customer}/orders/{order_id}", "method": "GET", "headers": []}},
+                {
+                    "extLineItemNumber": 1,
+                    "offerId": OFFERS[r % len(OFFERS)],
+                    "quantity": 1 + r % 50,
+                    "subscriptionId": f"{r % 10**8:08d}" if status == "1000" else "",
+                    "status": status,
+                    "currencyCode": "USD",
+                }
+            ],
+            "links": {
+                "self": {"uri": f"/v3/customers/{customer}/orders/{order_id}", "method": "GET", "headers": []}
+            },
         }
 
     def order_id(self, record: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ class CrayonApp(VendorApp):
         if request.path.rstrip("/") == "/api/v1/purchaserequest/orders" and request.method == "GET":
             if self.bearer(request) is None:
                 return error(401, "Authorization has been denied for this request.", "Unauthorized")
-            return apply_faults(self, request, error) or self.list(request)
+            return apply_faults(self, request, error) or self.list_orders(request)
         return error(404, f"no route {request.method} {request.path}", "NotFound")
 
     def token(self, request: Request) -> Response:
@@ -49,7 +49,7 @@ class CrayonApp(VendorApp):
         return Response(200, {"AccessToken": self.issue_token(form["username"]), "ExpiresIn": int(self.config.token_ttl),
                               "TokenType": "Bearer", "RefreshToken": None, "IdentityToken": None, "Error": None})  # fmt: skip
 
-    def list(self, request: Request) -> Response:
+    def list_orders(self, request: Request) -> Response:
         tenant = request.arg("customerTenantId")
         if not tenant or not tenant.isdigit():
             return error(400, "customerTenantId is required and must be an integer", "InvalidParameter")
@@ -69,7 +69,11 @@ class CrayonApp(VendorApp):
         descending = (request.arg("sortOrder") or "Ascending") == "Descending"
         search = request.arg("search") or ""
         if search:
-            indices = [i for i in self._search(store, search, descending) if wanted is None or store.state(i) in wanted]
+            indices = [
+                i
+                for i in self._search(store, search, descending)
+                if wanted is None or store.state(i) in wanted
+            ]
             total = len(indices)
             indices = indices[(page - 1) * size : page * size]
         else:
@@ -102,7 +106,10 @@ class CrayonApp(VendorApp):
             "TermDuration": ("P1M", "P1Y", "P3Y")[r % 3],
             "EmailReceiver": f"buyer{r % 97}@example.com",
             # Crayon writes times without a zone, with a variable fraction.
-            "Created": created.replace(tzinfo=None).isoformat(timespec="milliseconds").rstrip("0").rstrip("."),
+            "Created": created.replace(tzinfo=None)
+            .isoformat(timespec="milliseconds")
+            .rstrip("0")
+            .rstrip("."),
             "OrderState": state,
             "Error": "Provisioning failed: seat limit exceeded" if state == "Failed" else None,
         }

@@ -21,7 +21,9 @@ CRITERION = re.compile(r"^(id|submit_date|status|paid)(!:|>=|<=|\^~|:|>|<)(.+)$"
 
 def error(status: int, message: str, code: int | None = None) -> Response:
     token = {401: "unauthorized", 400: "bad request", 404: "not found"}.get(status, "error")
-    return Response(status, {"error_code": code or status, "error_token": token, "message": message, "errors": []})
+    return Response(
+        status, {"error_code": code or status, "error_token": token, "message": message, "errors": []}
+    )
 
 
 def _jwt(ttl: float, subject: str, nonce: str) -> str:
@@ -59,20 +61,23 @@ class EmnifyApp(VendorApp):
             if 0 <= i < store.size:
                 return Response(200, self.record(store, i))
             return error(404, "Order not found", 1400)
-        return self.list(request, store)
+        return self.list_orders(request, store)
 
     def authenticate(self, request: Request) -> Response:
         try:
             body = request.json()
         except ValueError:
             return error(400, "body must be JSON")
-        if not isinstance(body, dict) or body.get("application_token") != credentials.EMNIFY["application_token"]:
+        if (
+            not isinstance(body, dict)
+            or body.get("application_token") != credentials.EMNIFY["application_token"]
+        ):
             return error(401, "Invalid application token", 1102)
         token = _jwt(self.config.token_ttl, "application", secrets.token_urlsafe(24))
         self.sandbox.tokens.issue(self.name, "application", token=token)
         return Response(200, {"auth_token": token})
 
-    def list(self, request: Request, store: OrderSet) -> Response:
+    def list_orders(self, request: Request, store: OrderSet) -> Response:
         try:
             page = max(1, int(request.arg("page") or 1))
             per_page = max(1, min(1000, int(request.arg("per_page") or 100)))
@@ -122,7 +127,12 @@ class EmnifyApp(VendorApp):
             pages = max(1, -(-total // per_page))
             page_now = min(page, pages)
             indices = selection.page((page_now - 1) * per_page, per_page, newest_first=newest_first)
-        headers = {"X-page": str(page_now), "X-per-page": str(per_page), "X-pages": str(pages), "X-count": str(total)}
+        headers = {
+            "X-page": str(page_now),
+            "X-per-page": str(per_page),
+            "X-pages": str(pages),
+            "X-count": str(total),
+        }
         return Response(200, [self.record(store, i) for i in indices], headers=headers)
 
     def _paid(self, store: OrderSet, i: int) -> bool:

@@ -18,7 +18,9 @@ MOUNTAIN = timezone(timedelta(hours=-6))
 
 
 def problem(status: int, title: str, detail: str) -> Response:
-    return Response(status, {"status": status, "title": title, "detail": detail, "instance": "/api/v1/purchase_orders"})
+    return Response(
+        status, {"status": status, "title": title, "detail": detail, "instance": "/api/v1/purchase_orders"}
+    )
 
 
 def error(status: int, message: str, code: str | None = None) -> Response:
@@ -40,9 +42,10 @@ class FleetioApp(VendorApp):
 
     def handle(self, request: Request) -> Response:
         h = request.headers
-        if h.get("authorization") != f"Token {credentials.FLEETIO['api_key']}" or h.get(
-            "account-token"
-        ) != credentials.FLEETIO["account_token"]:
+        if (
+            h.get("authorization") != f"Token {credentials.FLEETIO['api_key']}"
+            or h.get("account-token") != credentials.FLEETIO["account_token"]
+        ):
             return problem(401, "Unauthorized", "Request could not be authenticated")
         version = h.get("x-api-version") or ""
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2024-01-01":
@@ -59,9 +62,9 @@ class FleetioApp(VendorApp):
             if 0 <= i < store.size:
                 return Response(200, self.record(store, i))
             return problem(404, "Not Found", "Purchase order not found")
-        return self.list(request, store)
+        return self.list_orders(request, store)
 
-    def list(self, request: Request, store: OrderSet) -> Response:
+    def list_orders(self, request: Request, store: OrderSet) -> Response:
         try:
             per_page = int(request.arg("per_page") or 50)
         except ValueError:
@@ -111,10 +114,9 @@ class FleetioApp(VendorApp):
                 start = int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":")[1])
             except (ValueError, IndexError):
                 return bad_request("start_cursor", "invalid cursor")
-        positions = range(start, min(total, start + per_page))
         if indices_all is not None:
             ordered = indices_all if ascending else indices_all[::-1]
-            indices = [ordered[k] for k in positions]
+            indices = ordered[start : start + per_page]
         else:
             indices = selection.page(start, per_page, newest_first=not ascending)
         end = start + len(indices)

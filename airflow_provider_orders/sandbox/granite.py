@@ -82,9 +82,9 @@ class GraniteApp(VendorApp):
             return limited
         if request.path.rstrip("/") != "/api/v1/ordersAccessExpress" or request.method != "GET":
             return error(404, f"no route {request.method} {request.path}", "not_found")
-        return apply_faults(self, request, error) or self.list(request)
+        return apply_faults(self, request, error) or self.list_orders(request)
 
-    def list(self, request: Request) -> Response:
+    def list_orders(self, request: Request) -> Response:
         try:
             page = int(request.arg("page") or 1)
             size = int(request.arg("page_size") or 20)
@@ -110,7 +110,9 @@ class GraniteApp(VendorApp):
             indices = self._search(store, selection, search, newest_first)[(page - 1) * size : page * size]
         else:
             indices = selection.page((page - 1) * size, size, newest_first=newest_first)
-        return Response(200, {"data": [self.record(store, i) for i in indices], "page": page, "page_size": size})
+        return Response(
+            200, {"data": [self.record(store, i) for i in indices], "page": page, "page_size": size}
+        )
 
     def _search(self, store: OrderSet, selection: Any, term: str, newest_first: bool) -> list[int]:
         if term.isdigit() and 0 <= int(term) - 500_000 < store.size:
@@ -118,7 +120,11 @@ class GraniteApp(VendorApp):
             return [i] if any(selection.at(k) == i for k in range(len(selection))) else []
         order = range(len(selection) - 1, -1, -1) if newest_first else range(len(selection))
         needle = term.lower()
-        return [selection.at(k) for k in order if needle in self.record(store, selection.at(k))["order_name"].lower()]
+        return [
+            selection.at(k)
+            for k in order
+            if needle in self.record(store, selection.at(k))["order_name"].lower()
+        ]
 
     def record(self, store: OrderSet, i: int) -> dict[str, Any]:
         r = store.rand(i, 2)
@@ -133,7 +139,12 @@ class GraniteApp(VendorApp):
             "customer_name": CUSTOMERS[r % 4],
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "updated_at": (created.replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "locations": [{"address": f"{100 + r % 900} Main St", "order_items": [{"product": "Granite EPIK", "quantity": 1 + r % 4}]}],
+            "locations": [
+                {
+                    "address": f"{100 + r % 900} Main St",
+                    "order_items": [{"product": "Granite EPIK", "quantity": 1 + r % 4}],
+                }
+            ],
         }
 
     def order_id(self, record: dict[str, Any]) -> str:

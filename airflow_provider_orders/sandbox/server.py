@@ -207,7 +207,9 @@ class Sandbox:
             print(sandbox.url)   # http://127.0.0.1:<port>
     """
 
-    def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         from airflow_provider_orders.sandbox import adobe_vip, crayon, emnify, fleetio, granite
 
         self.config = config or SandboxConfig()
@@ -229,7 +231,8 @@ class Sandbox:
         self.apps = {app.prefix: app for app in apps}
         self.vendors = {app.name: app for app in apps if not app.prefix.endswith(("-ims", "-auth"))}
         self._server = _Server((host, port), _handler_for(self))
-        self.host, self.port = self._server.server_address[:2]
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self._thread: threading.Thread | None = None
 
     @property

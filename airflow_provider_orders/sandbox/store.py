@@ -103,7 +103,9 @@ class OrderSet:
 
     # -- selections ------------------------------------------------------------------------
 
-    def index_range(self, since: datetime | None, until: datetime | None, *, until_inclusive: bool = False) -> range:
+    def index_range(
+        self, since: datetime | None, until: datetime | None, *, until_inclusive: bool = False
+    ) -> range:
         """Indices created in ``[since, until)`` (or ``[since, until]``)."""
         lo, hi = 0, self.size
         step = STEP.total_seconds()

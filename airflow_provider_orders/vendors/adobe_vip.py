@@ -115,7 +115,9 @@ class AdobeVipMarketplace(Vendor):
         ConnectionField(
             "ims_url", "IMS URL", description="IMS origin; /ims/token/v3 is appended.", default=PRODUCTION_IMS
         ),
-        ConnectionField("scopes", "Scopes", description="Comma-separated IMS scopes.", default=DEFAULT_SCOPES),
+        ConnectionField(
+            "scopes", "Scopes", description="Comma-separated IMS scopes.", default=DEFAULT_SCOPES
+        ),
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_id",)

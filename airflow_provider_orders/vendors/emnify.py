@@ -87,7 +87,10 @@ class Emnify(Vendor):
     password_label = "Application token"
     connection_fields = (
         ConnectionField(
-            "orders_path", "Orders path", description="List path of the shop API.", default=DEFAULT_ORDERS_PATH
+            "orders_path",
+            "Orders path",
+            description="List path of the shop API.",
+            default=DEFAULT_ORDERS_PATH,
         ),
         *COMMON_FIELDS,
     )
@@ -154,7 +157,9 @@ class Emnify(Vendor):
         raw_status = record.get("status")
         if isinstance(raw_status, dict):
             code = raw_status.get("id")
-            name = str(raw_status.get("description") or STATUS_NAMES.get(int(code) if code is not None else -1, ""))
+            name = str(
+                raw_status.get("description") or STATUS_NAMES.get(int(code) if code is not None else -1, "")
+            )
         else:
             name = STATUS_NAMES.get(int(raw_status), str(raw_status)) if raw_status is not None else ""
         name = name.upper()

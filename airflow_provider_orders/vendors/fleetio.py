@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 
-
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import (
     COMMON_FIELDS,
@@ -188,7 +187,10 @@ class Fleetio(Vendor):
         except ValueError:
             return super().read_error(response)
         if isinstance(body, dict) and isinstance(body.get("errors"), dict):
-            parts = [f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body["errors"].items()]
+            parts = [
+                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in body["errors"].items()
+            ]
             return None, "; ".join(parts) or "invalid request"
         return super().read_error(response)
 
@@ -196,5 +198,3 @@ class Fleetio(Vendor):
 def _matches(order: Order, needle: str) -> bool:
     raw = order.raw
     return any(needle in str(f).lower() for f in (order.id, raw.get("description")) if f)
-
-

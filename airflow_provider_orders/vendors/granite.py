@@ -97,7 +97,9 @@ class GraniteAccessExpress(Vendor):
     connection_fields = (
         ConnectionField("token_url", "Token URL", description="OAuth2 token endpoint (required)."),
         ConnectionField("scope", "Scope", default=DEFAULT_SCOPE),
-        ConnectionField("granted_tenant_macnum", "Granted tenant macnum", description="Act for a sub-tenant."),
+        ConnectionField(
+            "granted_tenant_macnum", "Granted tenant macnum", description="Act for a sub-tenant."
+        ),
         *COMMON_FIELDS,
     )
     scope_fields = ("granted_tenant_macnum",)
@@ -161,7 +163,9 @@ class GraniteAccessExpress(Vendor):
         )
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
-        filters = GraniteFilters(search=str(order_id), granted_tenant_macnum=scope.get("granted_tenant_macnum"))
+        filters = GraniteFilters(
+            search=str(order_id), granted_tenant_macnum=scope.get("granted_tenant_macnum")
+        )
         return OrderLookup(listing=self.plan_listing(filters))
 
     def normalise(self, record: dict[str, Any]) -> Order:
