@@ -11,10 +11,11 @@ import os
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
 
-SCOPES = {
+SCOPES: dict[str, dict[str, Any]] = {
     "crayon": {"customer_tenant_id": 1001},
     "adobe_vip_marketplace": {"customer_id": "1005000001"},
     "granite_access_express": {},
