@@ -10,7 +10,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from airflow_provider_orders.errors import AuthenticationError, InvalidFilterError, OrderNotFoundError
+from airflow_provider_orders.errors import (
+    AuthenticationError,
+    InvalidFilterError,
+    OrderNotFoundError,
+    VendorApiError,
+)
 from airflow_provider_orders.hooks.adobe_vip import AdobeVipMarketplaceHook
 from airflow_provider_orders.hooks.crayon import CrayonHook
 from airflow_provider_orders.hooks.emnify import EmnifyHook
@@ -258,3 +263,31 @@ def test_query_strings_hold_no_secret(sbx: Sandbox) -> None:
             request["query"]
         )
         assert "sandbox-" not in query
+
+
+def test_tokens_are_registered_with_the_secrets_masker(sbx: Sandbox) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    hook = CrayonHook()
+    hook.list_orders(customer_tenant_id=1001, max_orders=1)
+    token = hook.engine.tokens.get()
+    assert token is not None
+    assert token not in str(redact(f"header Bearer {token}"))
+    assert "sandbox-crayon-secret" not in str(redact("secret sandbox-crayon-secret"))
+
+
+def test_a_read_timeout_is_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Sandbox(SandboxConfig(orders=10, latency_ms=600)) as slow:
+        conn = sandbox_connections(slow.url)["fleetio_default"]
+        conn["extra"] = {**conn["extra"], "timeout": 0.2, "max_retries": 1}
+        monkeypatch.setenv("AIRFLOW_CONN_FLEETIO_DEFAULT", json.dumps(conn))
+        with pytest.raises(
+            VendorApiError, match=r"timeout error on GET /fleetio/api/v1/purchase_orders after 2 attempts"
+        ):
+            FleetioHook().list_orders()
+        assert len([r for r in slow.requests_seen if r["vendor"] == "fleetio"]) == 2
+
+
+def test_a_dropped_connection_is_retried(sbx: Sandbox) -> None:
+    control(sbx, "/faults", {"vendor": "fleetio", "kind": "close", "on_request": 2})
+    assert len(FleetioHook().list_orders(page_size=50)) == ORDERS

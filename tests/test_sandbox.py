@@ -1,0 +1,112 @@
+"""The sandbox behaves as the vendors document, quirks included (raw HTTP, no provider code)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, credentials
+
+pytestmark = pytest.mark.integration
+
+
+def call(url: str, *, method: str = "GET", headers: dict[str, str] | None = None, data: bytes | None = None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+
+
+def adobe_headers(sbx: Sandbox) -> dict[str, str]:
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", **credentials.ADOBE}).encode()
+    _, _, token = call(f"{sbx.url}/adobe-ims/ims/token/v3", method="POST", data=form)
+    return {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": credentials.ADOBE["client_id"],
+            "X-Correlation-Id": "c1"}  # fmt: skip
+
+
+def adobe(sbx: Sandbox, query: str, headers: dict[str, str], request_id: str | None = None) -> Any:
+    return call(f"{sbx.url}/adobe/v3/customers/C1/orders?{query}",
+                headers={**headers, "X-Request-Id": request_id or str(uuid.uuid4())})  # fmt: skip
+
+
+def test_adobe_clamps_limit_above_100(sbx: Sandbox) -> None:
+    status, _, body = adobe(sbx, "limit=500", adobe_headers(sbx))
+    assert status == 200
+    assert body["limit"] == 100 and len(body["items"]) == 100
+
+
+def test_adobe_offset_past_the_total_is_400_code_1133(sbx: Sandbox) -> None:
+    status, _, body = adobe(sbx, "offset=231&limit=10", adobe_headers(sbx))
+    assert (status, body["code"]) == (400, "1133")
+
+
+def test_adobe_rejects_a_repeated_request_id_and_a_missing_correlation_id(sbx: Sandbox) -> None:
+    headers = adobe_headers(sbx)
+    assert adobe(sbx, "limit=1", headers, request_id="same")[0] == 200
+    status, _, body = adobe(sbx, "limit=1", headers, request_id="same")
+    assert (status, body["code"]) == (400, "4120")
+    status, _, body = adobe(sbx, "limit=1", {k: v for k, v in headers.items() if k != "X-Correlation-Id"})
+    assert (status, body["code"]) == (400, "4119")
+
+
+def test_adobe_accepts_only_zulu_dates(sbx: Sandbox) -> None:
+    headers = adobe_headers(sbx)
+    assert adobe(sbx, "start-date=2025-01-01T00:00:00Z", headers)[0] == 200
+    status, _, body = adobe(sbx, "start-date=" + urllib.parse.quote("2025-01-01T00:00:00+00:00"), headers)
+    assert (status, body["code"]) == (400, "1132")
+
+
+def test_emnify_repeats_its_last_page_past_the_end(sbx: Sandbox) -> None:
+    _, _, auth = call(f"{sbx.url}/emnify/api/v1/authenticate", method="POST",
+                      data=json.dumps({"application_token": credentials.EMNIFY["application_token"]}).encode(),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    headers = {"Authorization": f"Bearer {auth['auth_token']}"}
+    _, h_last, last = call(f"{sbx.url}/emnify/api/v1/shop/order?page=3&per_page=100", headers=headers)
+    _, h_past, past = call(f"{sbx.url}/emnify/api/v1/shop/order?page=9&per_page=100", headers=headers)
+    assert past == last and len(last) == 30
+    assert (h_last["X-pages"], h_last["X-count"], h_past["X-page"]) == ("3", "230", "3")
+
+
+def test_granite_answers_429_with_retry_after_past_its_limit() -> None:
+    with Sandbox(SandboxConfig(orders=10, granite_rpm=3)) as sbx:
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "urn:grt:accessexpress",
+                                       **credentials.GRANITE}).encode()  # fmt: skip
+        _, _, token = call(f"{sbx.url}/granite-auth/oauth2/token", method="POST", data=form)
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        statuses = [call(f"{sbx.url}/granite/api/v1/ordersAccessExpress", headers=headers) for _ in range(4)]
+        assert [s[0] for s in statuses] == [200, 200, 200, 429]
+        assert 1 <= int(statuses[3][1]["Retry-After"]) <= 60
+
+
+def test_a_million_orders_are_served_without_being_stored() -> None:
+    with Sandbox(SandboxConfig(orders=1_000_000)) as sbx:
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", **credentials.ADOBE}).encode()
+        _, _, token = call(f"{sbx.url}/adobe-ims/ims/token/v3", method="POST", data=form)
+        headers = {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": credentials.ADOBE["client_id"],
+                   "X-Correlation-Id": "c", "X-Request-Id": "r1"}  # fmt: skip
+        status, _, body = call(
+            f"{sbx.url}/adobe/v3/customers/C1/orders?offset=999990&limit=100", headers=headers
+        )
+        assert status == 200
+        assert body["totalCount"] == 1_000_000 and len(body["items"]) == 10
+        assert sbx.vendors["adobe_vip_marketplace"].orders("C1")._indexes == {}  # no status index was needed
+
+
+def test_live_orders_move_from_processing_to_succeeded() -> None:
+    with Sandbox(SandboxConfig(orders=20, live=2, live_delay=0.5)) as sbx:
+        _, _, live = call(f"{sbx.url}/_sandbox/live?vendor=crayon&scope=1001")
+        assert [o["state"] for o in live] == ["Processing", "Processing"]
+        import time
+
+        time.sleep(1.1)
+        _, _, later = call(f"{sbx.url}/_sandbox/live?vendor=crayon&scope=1001")
+        assert [o["state"] for o in later] == ["Succeeded", "Succeeded"]
+        assert [o["id"] for o in later] == [o["id"] for o in live]
