@@ -17,19 +17,16 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import (
     COMMON_FIELDS,
+    ClientCredentialsVendor,
     ConnectionField,
     ConnectionSettings,
     HttpRequest,
-    HttpResponse,
     ListingPlan,
     OrderFilters,
     OrderLookup,
-    Token,
-    Vendor,
     all_of,
     in_window,
     parse_time,
@@ -93,7 +90,7 @@ class AdobeVipSettings(ConnectionSettings):
         return value.rstrip("/")
 
 
-class AdobeVipMarketplace(Vendor):
+class AdobeVipMarketplace(ClientCredentialsVendor):
     conn_type = "adobe_vip_marketplace"
     display_name = "Adobe VIP Marketplace"
     default_host = "https://partners.adobe.io"
@@ -123,28 +120,11 @@ class AdobeVipMarketplace(Vendor):
     scope_fields = ("customer_id",)
     settings: AdobeVipSettings
 
-    def token_request(self) -> HttpRequest:
-        s = self.settings
-        return HttpRequest(
-            "POST",
-            f"{s.ims_url}/ims/token/v3",
-            headers={"Accept": "application/json"},
-            form={
-                "grant_type": "client_credentials",
-                "client_id": s.login,
-                "client_secret": s.secret(s.password),
-                "scope": s.scopes,
-            },
-            authenticated=False,
-            kind="token",
-        )
+    def token_url(self) -> str:
+        return f"{self.settings.ims_url}/ims/token/v3"
 
-    def read_token(self, response: HttpResponse) -> Token:
-        body = response.json()
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise VendorApiError("IMS token response has no access_token", vendor=self.conn_type)
-        expires = body.get("expires_in")
-        return Token(str(body["access_token"]), float(expires) if expires else None)
+    def token_scope(self) -> str:
+        return self.settings.scopes
 
     def auth_headers(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", "X-Api-Key": self.settings.login}

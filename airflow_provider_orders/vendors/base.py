@@ -529,6 +529,46 @@ class Vendor(ABC):
             )
 
 
+class ClientCredentialsVendor(Vendor):
+    """A vendor whose API takes a bearer token from an OAuth2 client-credentials grant.
+
+    The client id is the connection's login and the secret its password, sent form-encoded in the body
+    (RFC 6749 section 4.4). Subclasses say where the token endpoint is and which scope to ask for.
+    """
+
+    @abstractmethod
+    def token_url(self) -> str: ...
+
+    @abstractmethod
+    def token_scope(self) -> str: ...
+
+    def token_request(self) -> HttpRequest:
+        s = self.settings
+        return HttpRequest(
+            "POST",
+            self.token_url(),
+            headers={"Accept": "application/json"},
+            form={
+                "grant_type": "client_credentials",
+                "client_id": s.login or "",
+                "client_secret": s.secret(s.password),
+                "scope": self.token_scope(),
+            },
+            authenticated=False,
+            kind="token",
+        )
+
+    def read_token(self, response: HttpResponse) -> Token:
+        body = response.json()
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise VendorApiError("token response has no access_token", vendor=self.conn_type)
+        expires = body.get("expires_in")
+        return Token(str(body["access_token"]), float(expires) if expires else None)
+
+    def auth_headers(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
 # --------------------------------------------------------------------------------------------------
 # Helpers shared by vendor modules
 # --------------------------------------------------------------------------------------------------

@@ -17,19 +17,16 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import (
     COMMON_FIELDS,
+    ClientCredentialsVendor,
     ConnectionField,
     ConnectionSettings,
     HttpRequest,
-    HttpResponse,
     ListingPlan,
     OrderFilters,
     OrderLookup,
-    Token,
-    Vendor,
     all_of,
     in_window,
     parse_time,
@@ -78,7 +75,7 @@ class GraniteSettings(ConnectionSettings):
         return value
 
 
-class GraniteAccessExpress(Vendor):
+class GraniteAccessExpress(ClientCredentialsVendor):
     conn_type = "granite_access_express"
     display_name = "Granite AccessExpress"
     default_host = "https://api.granitenet.com"
@@ -105,31 +102,11 @@ class GraniteAccessExpress(Vendor):
     scope_fields = ("granted_tenant_macnum",)
     settings: GraniteSettings
 
-    def token_request(self) -> HttpRequest:
-        s = self.settings
-        return HttpRequest(
-            "POST",
-            s.token_url,
-            headers={"Accept": "application/json"},
-            form={
-                "grant_type": "client_credentials",
-                "client_id": s.login,
-                "client_secret": s.secret(s.password),
-                "scope": s.scope,
-            },
-            authenticated=False,
-            kind="token",
-        )
+    def token_url(self) -> str:
+        return self.settings.token_url
 
-    def read_token(self, response: HttpResponse) -> Token:
-        body = response.json()
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise VendorApiError("token response has no access_token", vendor=self.conn_type)
-        expires = body.get("expires_in")
-        return Token(str(body["access_token"]), float(expires) if expires else None)
-
-    def auth_headers(self, token: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+    def token_scope(self) -> str:
+        return self.settings.scope
 
     def _request(self, filters: GraniteFilters, page: int, size: int) -> HttpRequest:
         params: list[tuple[str, str]] = [("page", str(page)), ("page_size", str(size))]

@@ -31,7 +31,26 @@ def _int(value: Any, what: str, vendor: str) -> int | None:
         raise VendorApiError(f"{what} is not a number: {value!r}", vendor=vendor) from None
 
 
-class PageNumberPager(Pager):
+class NumberedPager(Pager):
+    """Page numbers from 1: ``request_for_page(n)`` builds page ``n``; subclasses decide where it ends."""
+
+    def __init__(self, vendor: str, request_for_page: Callable[[int], HttpRequest], page_size: int) -> None:
+        self.vendor = vendor
+        self.request_for_page = request_for_page
+        self.page_size = page_size
+        self.page = 1
+
+    def first_request(self) -> HttpRequest:
+        self.page = 1
+        return self.request_for_page(1)
+
+    def _advance(self, records: list[dict[str, Any]], done: bool, total: int | None) -> Page:
+        current = self.page
+        self.page += 1
+        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(current))
+
+
+class PageNumberPager(NumberedPager):
     """Page numbers from 1, with the total announced in the body (Crayon ``TotalHits``).
 
     Stops when ``page * page_size`` reaches the total, or at an empty page.
@@ -46,16 +65,9 @@ class PageNumberPager(Pager):
         items_key: str,
         total_key: str,
     ) -> None:
-        self.vendor = vendor
-        self.request_for_page = request_for_page
-        self.page_size = page_size
+        super().__init__(vendor, request_for_page, page_size)
         self.items_key = items_key
         self.total_key = total_key
-        self.page = 1
-
-    def first_request(self) -> HttpRequest:
-        self.page = 1
-        return self.request_for_page(1)
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
@@ -64,12 +76,10 @@ class PageNumberPager(Pager):
         done = not records or (total is not None and self.page * self.page_size >= total)
         if total is None and len(records) < self.page_size:
             done = True
-        current = self.page
-        self.page += 1
-        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(current))
+        return self._advance(records, done, total)
 
 
-class ShortPagePager(Pager):
+class ShortPagePager(NumberedPager):
     """Page numbers from 1 with no total: a page shorter than ``page_size`` (or empty) is the last.
 
     Accepts a bare JSON array or an object whose list is under one of ``items_keys`` (Granite's envelope
@@ -84,15 +94,8 @@ class ShortPagePager(Pager):
         *,
         items_keys: tuple[str, ...] = ("data", "orders", "items", "results"),
     ) -> None:
-        self.vendor = vendor
-        self.request_for_page = request_for_page
-        self.page_size = page_size
+        super().__init__(vendor, request_for_page, page_size)
         self.items_keys = items_keys
-        self.page = 1
-
-    def first_request(self) -> HttpRequest:
-        self.page = 1
-        return self.request_for_page(1)
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
@@ -103,10 +106,7 @@ class ShortPagePager(Pager):
                 if key in body:
                     total = _int(body[key], key, self.vendor)
                     break
-        done = len(records) < self.page_size
-        current = self.page
-        self.page += 1
-        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(current))
+        return self._advance(records, len(records) < self.page_size, total)
 
 
 class OffsetLinkPager(Pager):
@@ -147,7 +147,7 @@ class OffsetLinkPager(Pager):
         return Page(records, request, total, cursor=str(uri))
 
 
-class HeaderPager(Pager):
+class HeaderPager(NumberedPager):
     """Page numbers driven by response headers (emnify).
 
     emnify answers a page past the end with the last page again, so the end is decided from the
@@ -160,13 +160,8 @@ class HeaderPager(Pager):
     COUNT = ("x-count", "x-total-count")
 
     def __init__(self, vendor: str, request_for_page: Callable[[int], HttpRequest]) -> None:
-        self.vendor = vendor
-        self.request_for_page = request_for_page
-        self.page = 1
-
-    def first_request(self) -> HttpRequest:
-        self.page = 1
-        return self.request_for_page(1)
+        # The page size asked for plays no part: the headers decide.
+        super().__init__(vendor, request_for_page, page_size=0)
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
@@ -184,9 +179,7 @@ class HeaderPager(Pager):
             raise VendorApiError(
                 f"asked for page {self.page} but the API answered page {page}", vendor=self.vendor
             )
-        done = page >= pages or not records
-        self.page += 1
-        return Page(records, None if done else self.request_for_page(self.page), total, cursor=str(page))
+        return self._advance(records, page >= pages or not records, total)
 
 
 class CursorPager(Pager):
