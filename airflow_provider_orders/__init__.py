@@ -23,6 +23,7 @@ def get_provider_info() -> dict[str, Any]:
     from airflow_provider_orders.engine.connection import conn_fields, ui_field_behaviour
     from airflow_provider_orders.vendors import VENDORS
 
+    integrations = [vendor.display_name for vendor in VENDORS.values()]
     return {
         "package-name": "airflow-provider-orders",
         "name": "Orders",
@@ -35,6 +36,18 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {"integration-name": VENDORS[conn_type].display_name, "python-modules": [path.rsplit(".", 1)[0]]}
             for conn_type, path in HOOKS.items()
+        ],
+        "operators": [
+            {"integration-name": name, "python-modules": ["airflow_provider_orders.operators.orders"]}
+            for name in integrations
+        ],
+        "sensors": [
+            {"integration-name": name, "python-modules": ["airflow_provider_orders.sensors.orders"]}
+            for name in integrations
+        ],
+        "triggers": [
+            {"integration-name": name, "python-modules": ["airflow_provider_orders.triggers.orders"]}
+            for name in integrations
         ],
         "connection-types": [
             {

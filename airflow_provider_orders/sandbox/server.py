@@ -135,7 +135,7 @@ class VendorApp:
                     self.weights,
                     live=self.config.live,
                     live_states=self.live_states,
-                    started=self.sandbox.started,
+                    started=lambda: self.sandbox.started,
                     live_delay=self.config.live_delay,
                     scope=scope,
                 )
@@ -262,7 +262,9 @@ class Sandbox:
         self.stop()
 
     def reset(self) -> None:
+        """Forget faults, counters and seen requests, and start the live orders' clock again."""
         with self._lock:
+            self.started = time.monotonic()
             self.faults.clear()
             self.counts.clear()
             self.requests_seen.clear()

@@ -43,7 +43,7 @@ class OrderSet:
     :param weights: how often each state occurs among settled orders (same length as ``states``).
     :param live: how many of the newest orders move through states in real time.
     :param live_states: (in progress, succeeded, failed) native states for live orders.
-    :param started: the server's start (monotonic seconds).
+    :param started: when live orders started (monotonic seconds); a callable, so a reset restarts them.
     :param live_delay: seconds between one live order settling and the next.
     """
 
@@ -56,7 +56,7 @@ class OrderSet:
         *,
         live: int,
         live_states: tuple[str, str, str],
-        started: float,
+        started: Callable[[], float],
         live_delay: float,
         clock: Callable[[], float] = time.monotonic,
         scope: str = "",
@@ -91,9 +91,10 @@ class OrderSet:
             return self.settled_state(i)
         rank = i - self.live_start
         in_progress, succeeded, failed = self.live_states
-        if self.clock() - self.started < self.live_delay * (rank + 1):
+        if self.clock() - self.started() < self.live_delay * (rank + 1):
             return in_progress
-        return failed if rank % 4 == 3 else succeeded
+        # Every fourth live order fails (ranks 2, 6, ...), so the newest of the default four succeeds.
+        return failed if rank % 4 == 2 else succeeded
 
     def settles_at(self, i: int) -> float | None:
         """Seconds after start at which live order ``i`` leaves its in-progress state."""

@@ -385,6 +385,25 @@ class Vendor(ABC):
         return parsed
 
     @classmethod
+    def parse_filters_partially(cls, filters: Mapping[str, Any]) -> None:
+        """Validate what can be validated before templating: names always, values not holding Jinja.
+
+        Raises :class:`InvalidFilterError` like :meth:`parse_filters`.
+        """
+        templated = {k for k, v in filters.items() if "{{" in repr(v)}
+        concrete = {k: v for k, v in filters.items() if k not in templated}
+        try:
+            parsed = cls.filters_model(**concrete)
+        except ValidationError as exc:
+            errors = [e for e in exc.errors() if not (templated and (e["type"] == "missing" or not e["loc"]))]
+            if errors:
+                message = _describe_errors(errors, where="filter", model=cls.filters_model)
+                raise InvalidFilterError(f"invalid filters: {message}", vendor=cls.conn_type) from None
+            return
+        if parsed.status:
+            cls.native_statuses(parsed.status)
+
+    @classmethod
     def native_statuses(cls, values: Iterable[str]) -> frozenset[str]:
         """Resolve normalised or vendor-native statuses to the set of vendor-native states."""
         natives: set[str] = set()
@@ -519,13 +538,15 @@ class Vendor(ABC):
             )
         return str(value)
 
-    def check_scope(self, scope: Mapping[str, Any]) -> None:
-        unknown = set(scope) - set(self.scope_fields)
+    @classmethod
+    def check_scope(cls, scope: Mapping[str, Any]) -> None:
+        """Refuse scope keys the vendor does not take (before any request)."""
+        unknown = set(scope) - set(cls.scope_fields)
         if unknown:
             raise InvalidFilterError(
-                f"unknown scope key(s) {sorted(unknown)}; {self.display_name} takes "
-                f"{list(self.scope_fields) or 'no scope'}",
-                vendor=self.conn_type,
+                f"unknown scope key(s) {sorted(unknown)}; {cls.display_name} takes "
+                f"{list(cls.scope_fields) or 'no scope'}",
+                vendor=cls.conn_type,
             )
 
 
@@ -591,8 +612,12 @@ def _generic_error(body: dict[str, Any], status: int) -> tuple[str | None, str]:
 
 
 def _describe(exc: ValidationError, *, where: str, model: type[BaseModel] | None = None) -> str:
+    return _describe_errors(exc.errors(), where=where, model=model)
+
+
+def _describe_errors(errors: Iterable[Any], *, where: str, model: type[BaseModel] | None = None) -> str:
     parts = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(p) for p in err["loc"]) or "(all)"
         if err["type"] == "extra_forbidden":
             allowed = sorted(model.model_fields) if model else []

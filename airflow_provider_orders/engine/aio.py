@@ -1,0 +1,109 @@
+"""The async driver: carries out the very same engine flows with ``httpx`` and ``asyncio.sleep``.
+
+Used by the deferrable trigger. One ``httpx.AsyncClient`` is shared per event loop and TLS setting, so a
+thousand waiting triggers in one triggerer share a connection pool instead of a thousand threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_provider_orders.engine.protocol import Emit, Flow, PreparedRequest, Send, Sleep, TransportFailure
+from airflow_provider_orders.models import Order
+from airflow_provider_orders.vendors.base import ConnectionSettings, HttpResponse
+
+T = TypeVar("T")
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_client(verify: bool | str) -> httpx.AsyncClient:
+    """The event loop's client for this TLS setting (created on first use)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    key = repr(verify)
+    client = per_loop.get(key)
+    if client is None or client.is_closed:
+        client = per_loop[key] = httpx.AsyncClient(
+            verify=verify,
+            trust_env=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        )
+    return client
+
+
+class AsyncTransport:
+    """Sends prepared requests with a shared ``httpx.AsyncClient``.
+
+    :param settings: the connection settings (TLS verification).
+    :param client: a client to use instead of the loop's shared one.
+    """
+
+    def __init__(self, settings: ConnectionSettings, *, client: httpx.AsyncClient | None = None) -> None:
+        self.verify = settings.verify
+        self._client = client
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self._client or shared_client(self.verify)
+
+    async def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
+        try:
+            response = await self.client.request(
+                request.method,
+                request.url,
+                params=list(request.params) or None,
+                headers=dict(request.headers),
+                json=request.json_body,
+                data=dict(request.form) if request.form is not None else None,
+                timeout=httpx.Timeout(request.timeout),
+            )
+        except httpx.TimeoutException as exc:
+            return TransportFailure("timeout", type(exc).__name__)
+        except httpx.TransportError as exc:
+            return TransportFailure("connect", type(exc).__name__)
+        return HttpResponse(response.status_code, response.headers, response.content, request.url)
+
+    async def run(self, flow: Flow[T]) -> T:
+        """Carry out a flow that returns a value."""
+        reply: Any = None
+        try:
+            while True:
+                action = flow.send(reply)
+                reply = await self._act(action)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    async def iterate(self, flow: Flow[None]) -> AsyncIterator[Order]:
+        """Carry out a listing flow, yielding its orders as each page arrives."""
+        reply: Any = None
+        try:
+            while True:
+                action = flow.send(reply)
+                if isinstance(action, Emit):
+                    for order in action.orders:
+                        yield order
+                    reply = None
+                else:
+                    reply = await self._act(action)
+        except StopIteration:
+            return
+        finally:
+            flow.close()
+
+    async def _act(self, action: Any) -> HttpResponse | TransportFailure | None:
+        if isinstance(action, Send):
+            return await self.send(action.request)
+        if isinstance(action, Sleep):
+            await asyncio.sleep(action.seconds)
+            return None
+        raise TypeError(f"unexpected action {action!r} outside a listing")

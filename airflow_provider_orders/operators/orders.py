@@ -1,0 +1,216 @@
+"""``ListOrdersOperator``: list a vendor's orders into XCom, or stream them into object storage."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_orders.errors import OrdersError
+from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
+from airflow_provider_orders.operators.writers import FORMATS
+
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class ListOrdersOperator(BaseOperator):
+    """Lists every order matching ``filters`` at the vendor of ``conn_id``: every page, every filter.
+
+    Without ``output_path`` the orders are returned to XCom as JSON dicts; above ``max_xcom_orders`` the
+    task fails and asks for an ``output_path``: it never truncates. With ``output_path`` the orders are
+    streamed page by page into that file (memory stays flat however many there are), written under a
+    hidden temporary name and moved into place only when complete, so readers never see a partial file;
+    the file is recorded as an Airflow Asset.
+
+    :param conn_id: an Airflow connection of one of this provider's types; the hook follows from its type.
+        (templated)
+    :param filters: the vendor hook's filters, for example
+        ``{"customer_tenant_id": 1001, "created_since": "{{ data_interval_start }}"}``. Validated when the
+        DAG is parsed (where the connection is known then) and again after templating. (templated)
+    :param output_path: an ``ObjectStoragePath`` or URI such as ``file:///data/orders.jsonl`` or
+        ``s3://aws_default@bucket/orders/{{ ds }}.jsonl``. (templated)
+    :param format: ``jsonl`` (one ``Order`` per line, default), ``csv`` (the normalised fields) or
+        ``parquet`` (needs the ``parquet`` extra).
+    :param max_xcom_orders: the most orders returned through XCom when there is no ``output_path``.
+    :param asset_alias: the name of the AssetAlias that records a templated ``output_path``; defaults to
+        ``orders:<task_id>``. A static ``output_path`` is recorded as an Asset of that URI.
+    :return: without ``output_path`` the orders as JSON dicts; with it
+        ``{"uri", "count", "format", "vendor"}``.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "filters", "output_path")
+    template_fields_renderers = {"filters": "json"}
+    ui_color = "#e8f4e8"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        filters: dict[str, Any] | None = None,
+        output_path: Any = None,
+        format: str = "jsonl",
+        max_xcom_orders: int = 1000,
+        asset_alias: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if format not in FORMATS:
+            raise AirflowException(f"ListOrdersOperator: format {format!r} is not one of {list(FORMATS)}")
+        if max_xcom_orders < 0:
+            raise AirflowException("ListOrdersOperator: max_xcom_orders must be 0 or more")
+        static_path = output_path is not None and "{{" not in str(output_path)
+        if static_path:
+            _check_filesystem(str(output_path))
+        if output_path is not None and "outlets" not in kwargs:
+            from airflow.sdk import Asset, AssetAlias
+
+            kwargs["outlets"] = [
+                Asset(_asset_uri(str(output_path)))
+                if static_path
+                else AssetAlias(asset_alias or f"orders:{kwargs.get('task_id', 'list_orders')}")
+            ]
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.filters = dict(filters or {})
+        self.output_path = output_path
+        self.format = format
+        self.max_xcom_orders = max_xcom_orders
+        self.static_path = static_path
+        self._validate_at_parse()
+
+    def _validate_at_parse(self) -> None:
+        """Fail the DAG parse on a filter the vendor does not know, when the connection is known now."""
+        conn_type = conn_type_if_known(self.conn_id)
+        if conn_type is None:
+            return
+        try:
+            hook_class_for(conn_type, self.conn_id).vendor_class.parse_filters_partially(self.filters)
+        except OrdersError as exc:
+            raise AirflowException(f"{self.task_id}: {exc}") from None
+
+    def execute(self, context: Any) -> Any:
+        try:
+            hook = get_orders_hook(self.conn_id)
+            filters = hook.validate_filters(self.filters)
+        except OrdersError as exc:
+            raise AirflowException(str(exc)) from None
+        self.log.info("Listing %s orders from connection %r", hook.vendor_class.display_name, self.conn_id)
+        try:
+            if self.output_path is None:
+                return self._to_xcom(hook, filters)
+            return self._to_storage(hook, filters, context)
+        except OrdersError as exc:
+            raise AirflowException(str(exc)) from None
+
+    def _to_xcom(self, hook: Any, filters: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for order in hook.transport.iterate(hook.engine.list_orders(filters)):
+            if len(out) >= self.max_xcom_orders:
+                raise AirflowException(
+                    f"more than max_xcom_orders={self.max_xcom_orders} orders match; XCom is no place for "
+                    "them: set output_path (for example 'file:///data/orders.jsonl' or "
+                    "'s3://aws_default@bucket/orders.jsonl') to stream them to object storage, or raise "
+                    "max_xcom_orders"
+                )
+            out.append(order.model_dump(mode="json"))
+        self.log.info("Returning %d orders through XCom", len(out))
+        return out
+
+    def _to_storage(self, hook: Any, filters: Any, context: Any) -> dict[str, Any]:
+        from airflow.sdk import ObjectStoragePath
+
+        from airflow_provider_orders.operators.writers import writer_for
+
+        target = self.output_path if isinstance(self.output_path, ObjectStoragePath) else None
+        if target is None:
+            _check_filesystem(str(self.output_path))
+            target = ObjectStoragePath(str(self.output_path))
+        temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        started = last = time.monotonic()
+        count = 0
+        try:
+            with temp.open("wb") as out:
+                writer = writer_for(self.format, out)
+                for order in hook.transport.iterate(hook.engine.list_orders(filters)):
+                    writer.write(order)
+                    count += 1
+                    now = time.monotonic()
+                    if now - last >= PROGRESS_EVERY_SECONDS:
+                        last = now
+                        self.log.info(
+                            "%d orders written so far (%.0f orders/s)", count, count / (now - started)
+                        )
+                writer.close()
+            # Readers see the whole file or none: the move is a rename on local disks, and on S3 the
+            # object appears at its key only once copied whole.
+            temp.fs.mv(temp.path, target.path)
+        except BaseException:
+            _remove_quietly(temp)
+            raise
+        elapsed = time.monotonic() - started
+        uri = _display_uri(target)
+        self.log.info("Wrote %d orders to %s as %s in %.1fs", count, uri, self.format, elapsed)
+        result = {"uri": uri, "count": count, "format": self.format, "vendor": hook.conn_type}
+        self._record_asset(context, uri, result)
+        return result
+
+    def _record_asset(self, context: Any, uri: str, result: dict[str, Any]) -> None:
+        from airflow.sdk import Asset, AssetAlias
+
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is None:
+            return
+        extra = {k: result[k] for k in ("count", "format", "vendor")}
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                events[outlet].add(Asset(_asset_uri(uri)), extra=extra)
+            elif isinstance(outlet, Asset):
+                events[outlet].extra = extra
+
+
+def _check_filesystem(uri: str) -> None:
+    """A clear error when no filesystem is installed for the path's scheme."""
+    import fsspec
+    from fsspec.registry import known_implementations
+
+    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except (ImportError, ValueError) as exc:
+        hint = known_implementations.get(scheme, {}).get("err") or str(exc)
+        extra = " (pip install 'airflow-provider-orders[s3]')" if scheme in ("s3", "s3a") else ""
+        raise AirflowException(
+            f"ListOrdersOperator: output_path {uri!r} needs a filesystem for '{scheme}://' that is not "
+            f"installed: {hint}{extra}"
+        ) from None
+
+
+def _asset_uri(uri: str) -> str:
+    """The path as an Asset URI: no connection id in it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    if not parts.scheme:
+        parts = parts._replace(scheme="file")
+    return urlunsplit(parts)
+
+
+def _display_uri(path: Any) -> str:
+    text = str(path)
+    if "://" not in text:
+        return "file://" + text
+    return text
+
+
+def _remove_quietly(path: Any) -> None:
+    try:
+        if path.exists():
+            path.unlink()
+    except Exception:
+        pass

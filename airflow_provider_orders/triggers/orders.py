@@ -1,0 +1,130 @@
+"""``OrderStateTrigger``: waits for an order's state in the triggerer, fully async."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_orders.engine.aio import AsyncTransport
+from airflow_provider_orders.engine.connection import settings_from_connection
+from airflow_provider_orders.engine.core import OrdersEngine
+from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
+from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
+from airflow_provider_orders.vendors import vendor_for
+
+
+class OrderStateTrigger(BaseTrigger):
+    """Polls one order until it reaches a target or failure status, or until ``timeout_at``.
+
+    It holds no state between polls beyond its arguments, so a triggerer restart loses nothing, and it
+    serializes to plain JSON. It fires exactly one event, whose payload is a dict with ``status``:
+
+    - ``success``: ``order`` is the final :class:`~airflow_provider_orders.models.Order` as JSON;
+    - ``failure``: the order reached a failure status; ``order`` and ``message`` say which;
+    - ``timeout``: ``timeout_at`` passed; ``order`` is the last one seen (or ``None``);
+    - ``error``: the vendor or the connection failed; ``message``, ``error_type``, ``http_status``, ``code``.
+
+    :param conn_id: the Airflow connection of the vendor.
+    :param order_id: the order's id (:attr:`Order.id`).
+    :param target_status: statuses that end the wait with success.
+    :param failure_status: statuses that end the wait with failure.
+    :param scope: the vendor's lookup scope, for example ``{"customer_id": ...}``.
+    :param poll_interval: seconds between polls.
+    :param timeout_at: a UNIX time after which the trigger gives up; ``None`` waits forever.
+    :param fail_if_missing: fire ``error`` when the order does not exist instead of waiting for it.
+    """
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        order_id: str,
+        target_status: list[str],
+        failure_status: list[str],
+        scope: dict[str, Any] | None = None,
+        poll_interval: float = 60.0,
+        timeout_at: float | None = None,
+        fail_if_missing: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.order_id = str(order_id)
+        self.target_status = as_status_list(target_status)
+        self.failure_status = as_status_list(failure_status)
+        self.scope = dict(scope or {})
+        self.poll_interval = float(poll_interval)
+        self.timeout_at = timeout_at
+        self.fail_if_missing = fail_if_missing
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "order_id": self.order_id,
+                "target_status": list(self.target_status),
+                "failure_status": list(self.failure_status),
+                "scope": dict(self.scope),
+                "poll_interval": self.poll_interval,
+                "timeout_at": self.timeout_at,
+                "fail_if_missing": self.fail_if_missing,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        base = {"order_id": self.order_id, "conn_id": self.conn_id}
+        last: dict[str, Any] | None = None
+        try:
+            from airflow.sdk import BaseHook
+
+            conn = await BaseHook.aget_connection(self.conn_id)
+            vendor_class = vendor_for(conn.conn_type, self.conn_id)
+            vendor = vendor_class(settings_from_connection(vendor_class, conn))
+            matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
+            engine = OrdersEngine(vendor)
+            transport = AsyncTransport(vendor.settings)
+            base["vendor"] = vendor_class.conn_type
+            while True:
+                try:
+                    order = await transport.run(engine.get_order(self.order_id, self.scope))
+                except OrderNotFoundError as exc:
+                    if self.fail_if_missing:
+                        yield TriggerEvent({**base, "status": "error", "message": str(exc),
+                                            "error_type": type(exc).__name__, "http_status": exc.status,
+                                            "code": exc.code})  # fmt: skip
+                        return
+                    self.log.info(
+                        "%s order %s not found yet; waiting", vendor_class.display_name, self.order_id
+                    )
+                else:
+                    last = order.model_dump(mode="json")
+                    outcome = matcher.decide(order)
+                    if outcome == "success":
+                        yield TriggerEvent({**base, "status": "success", "order": last})
+                        return
+                    if outcome == "failure":
+                        yield TriggerEvent({**base, "status": "failure", "order": last,
+                                            "message": failure_message(order, vendor_class)})  # fmt: skip
+                        return
+                    self.log.info("%s order %s is %s (%s); next check in %.0fs", vendor_class.display_name,
+                                  self.order_id, order.status.value, order.vendor_status, self.poll_interval)  # fmt: skip
+                wait = self.poll_interval
+                if self.timeout_at is not None:
+                    remaining = self.timeout_at - time.time()
+                    if remaining <= 0:
+                        yield TriggerEvent({**base, "status": "timeout", "order": last,
+                                            "message": f"order {self.order_id} did not reach "
+                                                       f"{self.target_status} in time"})  # fmt: skip
+                        return
+                    wait = min(wait, remaining)
+                await asyncio.sleep(wait)
+        except OrdersError as exc:
+            yield TriggerEvent({**base, "status": "error", "message": str(exc), "error_type": type(exc).__name__,
+                                "http_status": exc.status, "code": exc.code})  # fmt: skip
+        except Exception as exc:  # a missing connection, say: report it instead of dying silently
+            yield TriggerEvent({**base, "status": "error", "message": f"{type(exc).__name__}: {exc}",
+                                "error_type": type(exc).__name__, "http_status": None, "code": None})  # fmt: skip

@@ -1,0 +1,49 @@
+"""Daily incremental export of all five vendors' orders to object storage.
+
+Each run lists the orders created in its data interval (``created_since`` inclusive, ``created_until``
+exclusive, so consecutive runs neither overlap nor leave gaps) and streams them to
+``$ORDERS_EXPORT_BASE/<interval start date>/<vendor>.jsonl`` (default ``file:///tmp/orders-export``); point it at
+``s3://aws_default@bucket/orders`` to write to S3. Each file is recorded as an Asset through the alias
+``orders:export_<vendor>``, so downstream DAGs can be scheduled on it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from airflow.sdk import CronDataIntervalTimetable, dag
+
+from airflow_provider_orders.operators.orders import ListOrdersOperator
+
+EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")
+SCOPES: dict[str, dict[str, object]] = {
+    "crayon": {"customer_tenant_id": 1001},
+    "adobe_vip_marketplace": {"customer_id": "1005000001"},
+    "granite_access_express": {},
+    "emnify": {},
+    "fleetio": {},
+}
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
+    catchup=False,
+    tags=["orders", "example"],
+)
+def orders_daily_export() -> None:
+    for vendor, scope in SCOPES.items():
+        ListOrdersOperator(
+            task_id=f"export_{vendor}",
+            conn_id=f"{vendor}_default",
+            filters={
+                **scope,
+                "created_since": "{{ data_interval_start }}",
+                "created_until": "{{ data_interval_end }}",
+            },
+            output_path=f"{EXPORT_BASE}/{{{{ data_interval_start | ds }}}}/{vendor}.jsonl",
+        )
+
+
+daily_export_dag = orders_daily_export()
