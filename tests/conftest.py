@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,8 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="orders-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+EXAMPLE_DAGS = str(Path(__file__).resolve().parents[1] / "example_dags")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = EXAMPLE_DAGS
 
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402
@@ -38,11 +43,8 @@ def sandbox() -> Iterator[Sandbox]:
 def sbx(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """The sandbox, reset, with every ``<vendor>_default`` connection pointing at it."""
     sandbox.reset()
-    for conn_id, conn in sandbox_connections(sandbox.url).items():
-        if conn["conn_type"] == "granite_access_express":
-            # The test sandbox enforces 20 requests per 2 s; the client limit matches it.
-            conn = {**conn, "extra": {**conn["extra"], "requests_per_minute": 600}}
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    # The test sandbox enforces 20 Granite requests per 2 s; the client limit matches it.
+    use_sandbox(sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 600})
     return sandbox
 
 
@@ -70,3 +72,104 @@ def expected_ids(sandbox: Sandbox, vendor: str, scope: str = "", keep: Any = Non
         if keep is None or keep(record, store, i):
             out.add(app.order_id(record))
     return out
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the suite's AIRFLOW_HOME (for dag.test)."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, timeout=300)
+    return os.environ["AIRFLOW_HOME"]
+
+
+def use_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, **extra: dict[str, Any]) -> None:
+    """Point every ``<vendor>_default`` connection at ``sandbox`` (with per-connection extra overrides)."""
+    for conn_id, conn in sandbox_connections(sandbox.url).items():
+        if conn_id in extra:
+            conn = {**conn, "extra": {**conn.get("extra", {}), **extra[conn_id]}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+class SandboxProcess:
+    """The sandbox in its own process (``python -m airflow_provider_orders.sandbox``), on a free port."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.url = json.loads(self.proc.stdout.readline())["url"]
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def control(self, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def connections_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for conn_id, conn in sandbox_connections(self.url).items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on loopback; yields its URL."""
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh bucket on the loopback S3, and the ``aws_test`` connection that reaches it."""
+    import uuid
+
+    import boto3
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": moto_s3, "region_name": "us-east-1"},
+    }))  # fmt: skip
+    client = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
+    name = f"orders-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(Bucket=name)
+    return client, name

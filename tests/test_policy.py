@@ -74,3 +74,11 @@ def test_seen_ids_across_merged_chunks() -> None:
     assert not any(seen.add(str(i)) for i in range(100))
     assert seen.add("100")
     assert len(seen) == 101
+
+
+def test_one_token_fetch_at_a_time_per_credential() -> None:
+    cache = TokenCache()
+    assert cache.claim_fetch() is True
+    assert cache.claim_fetch() is False  # a second caller waits for the first
+    cache.release_fetch()
+    assert cache.claim_fetch() is True

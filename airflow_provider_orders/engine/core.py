@@ -39,6 +39,7 @@ from airflow_provider_orders.vendors.base import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 10.0
+TOKEN_WAIT_SECONDS = 0.05
 
 
 def mask_secret(value: str) -> None:
@@ -222,13 +223,20 @@ class OrdersEngine:
         request = self.vendor.token_request()
         if request is None:
             return None
-        cached = self.tokens.get()
-        if cached is not None:
-            return cached
-        response = yield from self.call(request)
-        token = self.vendor.read_token(response)
-        mask_secret(token.access_token)
-        self.tokens.put(token)
+        while True:
+            cached = self.tokens.get()
+            if cached is not None:
+                return cached
+            if self.tokens.claim_fetch():
+                break
+            yield Sleep(TOKEN_WAIT_SECONDS)  # another call is fetching it
+        try:
+            response = yield from self.call(request)
+            token = self.vendor.read_token(response)
+            mask_secret(token.access_token)
+            self.tokens.put(token)
+        finally:
+            self.tokens.release_fetch()
         return token.access_token
 
     # -- listings ------------------------------------------------------------------------------

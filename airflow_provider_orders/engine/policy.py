@@ -104,11 +104,31 @@ class TokenCache:
     is left, so a listing never starts a request with a token about to lapse.
     """
 
+    FETCH_CLAIM_SECONDS = 120.0
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._token: Token | None = None
         self._renew_at = 0.0
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._fetching_since: float | None = None
+
+    def claim_fetch(self) -> bool:
+        """Whether the caller should fetch the token now; ``False`` while another caller is fetching.
+
+        One fetch at a time per credential, whether the callers are threads or coroutines: the others
+        wait for its result instead of all asking the token endpoint at once.
+        """
+        with self._lock:
+            now = self.clock()
+            if self._fetching_since is not None and now - self._fetching_since < self.FETCH_CLAIM_SECONDS:
+                return False
+            self._fetching_since = now
+            return True
+
+    def release_fetch(self) -> None:
+        with self._lock:
+            self._fetching_since = None
 
     def get(self) -> str | None:
         token = self._token

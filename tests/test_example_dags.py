@@ -1,0 +1,131 @@
+"""Every example DAG runs with dag.test() against the sandbox; its outputs are checked line by line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_orders.sandbox import Sandbox, SandboxConfig
+from airflow_provider_orders.sandbox.store import ANCHOR
+from tests.conftest import EXAMPLE_DAGS, ORDERS, expected_ids, use_sandbox
+
+pytestmark = pytest.mark.e2e
+
+SCOPES = {"crayon": "1001", "adobe_vip_marketplace": "1005000001", "granite_access_express": "", "emnify": "",
+          "fleetio": ""}  # fmt: skip
+
+
+def load_dag(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        f"example_{name}_{time.monotonic_ns()}", f"{EXAMPLE_DAGS}/{name}.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (dag,) = [v for v in vars(module).values() if type(v).__name__ == "DAG"]
+    return dag
+
+
+def xcom(run: Any, task_id: str, map_index: int = -1) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        value = session.scalar(
+            select(XComModel.value).where(
+                XComModel.dag_id == run.dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == task_id,
+                XComModel.map_index == map_index,
+                XComModel.key == "return_value",
+            )  # fmt: skip
+        )
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.fixture
+def fresh_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    # The newest order of each scope is Processing for 15 s after a reset, then Succeeded.
+    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=15.0)) as sandbox:
+        use_sandbox(sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 0})
+        yield sandbox
+
+
+def test_daily_export_writes_each_vendors_orders_of_the_interval(
+    airflow_db: str, fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
+    dag = load_dag("orders_daily_export")
+    run = dag.test(logical_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert run.state == "success"
+    start, end = datetime(2025, 12, 31, tzinfo=timezone.utc), ANCHOR
+    for vendor, scope in SCOPES.items():
+        path = tmp_path / "2025-12-31" / f"{vendor}.jsonl"
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        keep = lambda rec, store, i: start <= store.created(i) < end
+        want = expected_ids(fresh_sandbox, vendor, scope, keep=keep)
+        assert sorted(o["id"] for o in lines) == sorted(want), vendor
+        assert len(want) == 205  # orders of 2025-12-31; the one at exactly 2026-01-01T00:00 is the next day's
+        assert all(start.isoformat().replace("+00:00", "Z") <= o["created_at"] < "2026-01-01" for o in lines)
+        result = xcom(run, f"export_{vendor}")
+        assert result == {"uri": f"file://{path}", "count": 205, "format": "jsonl", "vendor": vendor}
+
+
+def test_daily_export_to_s3(
+    airflow_db: str, fresh_sandbox: Sandbox, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, bucket = s3_bucket
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"s3://aws_test@{bucket}/orders")
+    run = load_dag("orders_daily_export").test(logical_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert run.state == "success"
+    listed = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert listed == [f"orders/2025-12-31/{v}.jsonl" for v in sorted(SCOPES)]
+    body = client.get_object(Bucket=bucket, Key="orders/2025-12-31/emnify.jsonl")["Body"].read().decode()
+    assert len(body.splitlines()) == 205
+
+
+def test_place_and_wait_defers_until_the_order_completes(
+    airflow_db: str, fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
+    dag = load_dag("orders_place_and_wait")
+    fresh_sandbox.reset()
+    run = dag.test()
+    assert run.state == "success"
+    app = fresh_sandbox.vendors["crayon"]
+    newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
+    assert str(xcom(run, "place_order")) == newest
+    final = xcom(run, "wait_for_order")
+    assert (final["id"], final["status"], final["vendor_status"]) == (newest, "completed", "Succeeded")
+    summary = json.loads((tmp_path / "place_and_wait" / "result.json").read_text())
+    assert summary == {"order_id": newest, "status": "completed", "vendor_status": "Succeeded",
+                       "product": final["raw"]["Name"]}  # fmt: skip
+    # The sensor checked once with requests, then the trigger polled with httpx until Succeeded.
+    polls = [
+        r for r in fresh_sandbox.requests_seen if r["vendor"] == "crayon" and ("search", newest) in r["query"]
+    ]
+    agents = [r["headers"]["user-agent"].split("/")[0] for r in polls]
+    assert agents[0] == "python-requests"
+    assert agents.count("python-httpx") >= 2
+
+
+def test_tenant_fanout_maps_one_task_per_tenant(
+    airflow_db: str, fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
+    run = load_dag("orders_tenant_fanout").test()
+    assert run.state == "success"
+    for tenant in (1001, 1002, 1003):
+        lines = (tmp_path / "tenants" / f"{tenant}.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["id"] for line in lines) == sorted(
+            expected_ids(fresh_sandbox, "crayon", str(tenant))
+        )
+    assert xcom(run, "summarize") == {"files": 3, "orders": 3 * ORDERS}
