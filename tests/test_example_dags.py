@@ -46,7 +46,7 @@ def xcom(run: Any, task_id: str, map_index: int = -1) -> Any:
                 XComModel.task_id == task_id,
                 XComModel.map_index == map_index,
                 XComModel.key == "return_value",
-            )  # fmt: skip
+            )
         )
     return json.loads(value) if isinstance(value, str) else value
 
