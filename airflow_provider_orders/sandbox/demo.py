@@ -1,16 +1,24 @@
-"""``python -m airflow_provider_orders.sandbox.demo``: list orders from all five vendors, offline.
+"""``python -m airflow_provider_orders.sandbox.demo``: the provider end to end, offline.
 
-Starts the sandbox on a free loopback port, points the five ``<vendor>_default`` connections at it
-through ``AIRFLOW_CONN_*`` variables, lists every order through the hooks and prints a summary.
+1. starts the sandbox on a free loopback port and points the five ``<vendor>_default`` connections at it
+   through ``AIRFLOW_CONN_*`` variables;
+2. lists every order of every vendor through the hooks and prints a summary;
+3. runs the example DAGs with ``airflow dags test`` on SQLite (daily export of all five vendors,
+   place-and-wait with a deferrable sensor, tenant fan-out with dynamic task mapping);
+4. prints where the files landed and what the sensor saw.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
@@ -22,40 +30,114 @@ SCOPES: dict[str, dict[str, Any]] = {
     "emnify": {},
     "fleetio": {},
 }
+DAG_RUNS = [
+    ("orders_daily_export", ["2026-01-01"]),
+    ("orders_place_and_wait", []),
+    ("orders_tenant_fanout", []),
+]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=500, help="orders per vendor (default 500)")
-    args = parser.parse_args(argv)
-
+def list_with_hooks() -> None:
     from airflow_provider_orders.hooks.adobe_vip import AdobeVipMarketplaceHook
     from airflow_provider_orders.hooks.crayon import CrayonHook
     from airflow_provider_orders.hooks.emnify import EmnifyHook
     from airflow_provider_orders.hooks.fleetio import FleetioHook
     from airflow_provider_orders.hooks.granite import GraniteAccessExpressHook
 
-    hooks = [CrayonHook, AdobeVipMarketplaceHook, GraniteAccessExpressHook, EmnifyHook, FleetioHook]
-    with Sandbox(SandboxConfig(orders=args.orders)) as sandbox:
-        os.environ.update(sandbox_env(sandbox.url))
+    print(f"{'vendor':<24}{'orders':>8}{'seconds':>9}  statuses")
+    for hook_class in (
+        CrayonHook,
+        AdobeVipMarketplaceHook,
+        GraniteAccessExpressHook,
+        EmnifyHook,
+        FleetioHook,
+    ):
+        hook = hook_class()
+        started = time.monotonic()
+        orders = list(hook.iter_orders(**SCOPES[hook.conn_type]))
+        elapsed = time.monotonic() - started
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(Counter(o.status.value for o in orders).items()))
+        print(f"{hook.conn_type:<24}{len(orders):>8}{elapsed:>9.2f}  {statuses}")
+    print("(Granite is slowest on purpose: the client keeps to its 60 requests a minute.)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=500, help="orders per vendor and scope (default 500)")
+    parser.add_argument("--out", default="demo-output", help="where the DAGs write (default ./demo-output)")
+    parser.add_argument("--dags", default=str(Path.cwd() / "example_dags"), help="the example DAGs folder")
+    parser.add_argument("--hooks-only", action="store_true", help="skip the DAG runs")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out).resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    home = Path(os.environ.get("AIRFLOW_HOME", Path.cwd() / ".airflow-home")).resolve()
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    # The newest order of each scope stays in progress for 20 s after a reset, then completes.
+    config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0)
+    with Sandbox(config) as sandbox:
+        env = {
+            **os.environ,
+            **sandbox_env(sandbox.url),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": args.dags,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "ORDERS_EXPORT_BASE": f"file://{out}",
+        }
+        os.environ.update(env)
         print(f"sandbox: {sandbox.url} ({args.orders} orders per vendor and scope)\n")
-        print(f"{'vendor':<24}{'orders':>8}{'seconds':>9}  statuses")
-        total = 0
-        for hook_class in hooks:
-            hook = hook_class()
+        print("== 1. every order of every vendor, through the hooks")
+        list_with_hooks()
+        if args.hooks_only:
+            return 0
+
+        print(f"\n== 2. the example DAGs, with `airflow dags test` (AIRFLOW_HOME={home})")
+        logs = home / "demo-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        failed = 0
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for dag_id, extra in DAG_RUNS:
+            sandbox.reset()  # the place-and-wait order starts processing again
+            log = logs / f"{dag_id}.log"
             started = time.monotonic()
-            orders = list(hook.iter_orders(**SCOPES[hook.conn_type]))
-            elapsed = time.monotonic() - started
-            statuses = Counter(o.status.value for o in orders)
-            summary = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-            print(f"{hook.conn_type:<24}{len(orders):>8}{elapsed:>9.2f}  {summary}")
-            total += len(orders)
-            newest = orders[0] if hook.conn_type not in ("granite_access_express", "fleetio") else orders[-1]
-            again = hook.get_order(newest.id, **SCOPES[hook.conn_type])
-            assert again.id == newest.id
-        print(f"\n{total} orders listed through the five hooks.")
-        print("Granite took longest on purpose: the client keeps to its 60 requests a minute.")
-    return 0
+            with open(log, "wb") as handle:
+                code = subprocess.run([airflow, "dags", "test", dag_id, *extra], env=env, stdout=handle,
+                                      stderr=subprocess.STDOUT).returncode  # fmt: skip
+            state = _final_state(log.read_text(errors="replace"))
+            failed += code != 0 or state != "success"
+            seen[dag_id] = list(sandbox.requests_seen)
+            print(f"{dag_id:<24} {state:<8} {time.monotonic() - started:5.1f}s  log: {log}")
+
+        print(f"\n== 3. where the files landed ({out})")
+        for path in sorted(p for p in out.rglob("*") if p.is_file()):
+            lines = len(path.read_text().splitlines())
+            print(f"{lines:>6} lines  {path.relative_to(out)}")
+
+        print("\n== 4. what the sensor saw")
+        result = out / "place_and_wait" / "result.json"
+        if result.exists():
+            summary = json.loads(result.read_text())
+            polls = [r for r in seen["orders_place_and_wait"] if r["vendor"] == "crayon"
+                     and ("search", summary["order_id"]) in r["query"]]  # fmt: skip
+            agents = Counter(r["headers"].get("user-agent", "?").split("/")[0] for r in polls)
+            print(f"Crayon order {summary['order_id']} ({summary['product']}): {summary['vendor_status']} "
+                  f"-> {summary['status']}")  # fmt: skip
+            print(f"checked {agents.get('python-requests', 0)} time(s) by the sensor, then deferred: "
+                  f"{agents.get('python-httpx', 0)} polls by the trigger until it completed")  # fmt: skip
+        else:
+            print("the place-and-wait DAG wrote no result; see its log above")
+        return 1 if failed else 0
+
+
+def _final_state(log: str) -> str:
+    for line in reversed(log.splitlines()):
+        if "DagRun Finished" in line and "state=" in line:
+            return line.split("state=", 1)[1].split(",", 1)[0]
+    return "unknown"
 
 
 if __name__ == "__main__":
