@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,14 @@ _HOME = tempfile.mkdtemp(prefix="orders-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 EXAMPLE_DAGS = str(Path(__file__).resolve().parents[1] / "example_dags")
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = EXAMPLE_DAGS
+# dag.test() runs DAGs found in the dags folder: the examples plus the suite's own test DAGs.
+DAGS_FOLDER = os.path.join(_HOME, "dags")
+os.makedirs(DAGS_FOLDER, exist_ok=True)
+for _folder in (EXAMPLE_DAGS, str(Path(__file__).resolve().parent / "dags")):
+    for _name in os.listdir(_folder):
+        if _name.endswith(".py"):
+            shutil.copy(os.path.join(_folder, _name), DAGS_FOLDER)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402

@@ -129,3 +129,25 @@ def test_tenant_fanout_maps_one_task_per_tenant(
             expected_ids(fresh_sandbox, "crayon", str(tenant))
         )
     assert xcom(run, "summarize") == {"files": 3, "orders": 3 * ORDERS}
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_sensor_waits_in_poke_and_reschedule_mode(
+    airflow_db: str, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from tests.conftest import DAGS_FOLDER
+
+    app = fresh_sandbox.vendors["crayon"]
+    newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
+    monkeypatch.setenv("SENSOR_TEST_ORDER_ID", newest)
+    spec = importlib.util.spec_from_file_location(f"modes_{mode}", f"{DAGS_FOLDER}/orders_sensor_modes.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh_sandbox.reset()  # processing for 15 s from now
+    run = getattr(module, f"dag_{mode}").test()
+    assert run.state == "success"
+    assert xcom(run, "wait")["vendor_status"] == "Succeeded"
+    polls = [r for r in fresh_sandbox.requests_seen if ("search", newest) in r["query"]]
+    assert len(polls) >= 3  # it saw Processing before Succeeded
+    assert {r["headers"]["user-agent"].split("/")[0] for r in polls} == {"python-requests"}  # never deferred
