@@ -11,7 +11,16 @@ import pytest
 
 from airflow_provider_orders.engine.core import OrdersEngine
 from airflow_provider_orders.engine.policy import RetryPolicy
-from airflow_provider_orders.engine.protocol import Emit, Flow, PreparedRequest, Send, Sleep, TransportFailure
+from airflow_provider_orders.engine.protocol import (
+    Emit,
+    Flow,
+    Fork,
+    Join,
+    PreparedRequest,
+    Send,
+    Sleep,
+    TransportFailure,
+)
 from airflow_provider_orders.errors import (
     AuthenticationError,
     OrderNotFoundError,
@@ -37,12 +46,14 @@ class Script:
         self.sleeps: list[float] = []
 
     def run(self, flow: Flow[Any]) -> tuple[Any, list[Any]]:
+        """Drive ``flow``; a forked call is carried out at once, in full, and joined later."""
         emitted: list[Any] = []
         reply: Any = None
+        error: BaseException | None = None
         try:
             while True:
-                action = flow.send(reply)
-                reply = None
+                action = flow.throw(error) if error is not None else flow.send(reply)
+                reply, error = None, None
                 if isinstance(action, Send):
                     self.sent.append(action.request)
                     nxt = self.replies.pop(0)
@@ -51,6 +62,13 @@ class Script:
                     self.sleeps.append(action.seconds)
                 elif isinstance(action, Emit):
                     emitted.extend(action.orders)
+                elif isinstance(action, Fork):
+                    try:
+                        reply = (self.run(action.flow)[0], None)
+                    except Exception as exc:
+                        reply = (None, exc)
+                elif isinstance(action, Join):
+                    reply, error = action.handle
         except StopIteration as stop:
             return stop.value, emitted
 
@@ -276,3 +294,49 @@ def test_get_order_with_a_wrong_scope_key_fails_before_any_request() -> None:
     with pytest.raises(Exception, match=r"unknown scope key\(s\) \['tenant'\]"):
         script.run(engine(Crayon).get_order("9", {"tenant": 1}))
     assert script.sent == []
+
+
+def crayon_page(ids: list[int], total: int) -> HttpResponse:
+    return ok({"Items": [{"OrderReferenceId": i, "Created": "2025-01-01T00:00:00", "OrderState": "Succeeded"}
+                         for i in ids], "TotalHits": total})  # fmt: skip
+
+
+def test_concurrent_pages_are_planned_from_the_total_and_handed_on_in_order() -> None:
+    script = Script(ok({"AccessToken": "T"}), crayon_page([1, 2], 7), crayon_page([3, 4], 7),
+                    crayon_page([5, 6], 7), crayon_page([7], 7))  # fmt: skip
+    filters = Crayon.parse_filters({"customer_tenant_id": 1, "page_size": 2, "concurrency": 3})
+    _, orders = script.run(engine(Crayon).list_orders(filters))
+    assert [o.id for o in orders] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [dict(r.params)["page"] for r in script.sent[1:]] == ["1", "2", "3", "4"]  # none past the end
+
+
+def test_adobe_concurrent_pages_are_planned_as_offsets() -> None:
+    def page(ids: list[str], total: int) -> HttpResponse:
+        return ok({"totalCount": total, "items": [{"orderId": i, "status": "1000",
+                   "creationDate": "2025-01-01T00:00:00Z"} for i in ids],
+                   "links": {"next": {"uri": "/v3/customers/C/orders?offset=2&limit=2"}}})  # fmt: skip
+
+    script = Script(ok({"access_token": "A"}), page(["a", "b"], 5), page(["c", "d"], 5), page(["e"], 5))
+    filters = AdobeVipMarketplace.parse_filters({"customer_id": "C", "page_size": 2, "concurrency": 8})
+    _, orders = script.run(engine(AdobeVipMarketplace).list_orders(filters))
+    assert [o.id for o in orders] == ["a", "b", "c", "d", "e"]
+    assert [dict(r.params)["offset"] for r in script.sent[1:]] == ["0", "2", "4"]
+
+
+def test_the_next_page_is_read_ahead_only_when_nothing_can_end_the_listing_early() -> None:
+    script = Script(fleetio_page([1, 2], "c1"), fleetio_page([3], None))
+    listing = engine(Fleetio).list_orders(Fleetio.parse_filters({}))
+    first = listing.send(None)
+    assert isinstance(first, Send)
+    second = listing.send(script.replies.pop(0))
+    assert isinstance(second, Fork)  # page 2 is asked for before page 1 is handed on
+    capped = engine(Fleetio).list_orders(Fleetio.parse_filters({"max_orders": 1}))
+    capped.send(None)
+    assert isinstance(capped.send(fleetio_page([1, 2], "c1")), Emit)  # no fetch that max_orders makes moot
+
+
+def test_a_failure_in_a_forked_page_fetch_raises_in_the_listing() -> None:
+    script = Script(fleetio_page([1], "c1"), ok({"detail": "bad"}, status=400))
+    with pytest.raises(VendorApiError) as info:
+        script.run(engine(Fleetio).list_orders(Fleetio.parse_filters({})))
+    assert info.value.status == 400

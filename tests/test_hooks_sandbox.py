@@ -291,3 +291,18 @@ def test_a_read_timeout_is_retried_then_reported(monkeypatch: pytest.MonkeyPatch
 def test_a_dropped_connection_is_retried(sbx: Sandbox) -> None:
     control(sbx, "/faults", {"vendor": "fleetio", "kind": "close", "on_request": 2})
     assert len(FleetioHook().list_orders(page_size=50)) == ORDERS
+
+
+@pytest.mark.parametrize(("hook_class", "vendor", "scope", "scope_key"), CASES[:1] + CASES[1:2] + CASES[3:4],
+                         ids=["crayon", "adobe_vip_marketplace", "emnify"])  # fmt: skip
+def test_concurrent_listing_returns_the_same_orders_in_the_same_order(
+    sbx: Sandbox, hook_class, vendor, scope, scope_key
+) -> None:
+    sequential = [o.id for o in hook_class().iter_orders(page_size=10, **scope)]
+    control(sbx, "/reset", {})
+    concurrent = [o.id for o in hook_class().iter_orders(page_size=10, concurrency=8, **scope)]
+    assert concurrent == sequential
+    assert len(concurrent) == ORDERS
+    pages = [r for r in wire(sbx, vendor) if not r["path"].endswith(("/token/", "/authenticate", "/v3"))
+             and r["vendor"] == vendor and "token" not in r["path"]]  # fmt: skip
+    assert len(pages) == 23  # 230 orders / 10: each page once, none past the end

@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from airflow_provider_orders.engine.protocol import Emit, Flow, PreparedRequest, Send, Sleep, TransportFailure
+from airflow_provider_orders.engine.protocol import (
+    Emit,
+    Flow,
+    Fork,
+    Join,
+    PreparedRequest,
+    Send,
+    Sleep,
+    TransportFailure,
+)
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import ConnectionSettings, HttpResponse
 
@@ -41,7 +50,7 @@ def shared_client(verify: bool | str) -> httpx.AsyncClient:
 
 
 class AsyncTransport:
-    """Sends prepared requests with a shared ``httpx.AsyncClient``.
+    """Sends prepared requests with a shared ``httpx.AsyncClient``; forked calls run as tasks.
 
     :param settings: the connection settings (TLS verification).
     :param client: a client to use instead of the loop's shared one.
@@ -74,36 +83,49 @@ class AsyncTransport:
 
     async def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value."""
-        reply: Any = None
-        try:
-            while True:
-                action = flow.send(reply)
-                reply = await self._act(action)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        outcome: list[Any] = []
+        async for _ in self._drive(flow, outcome):
+            raise TypeError("a flow that returns a value emitted orders")
+        result: T = outcome[0]
+        return result
 
     async def iterate(self, flow: Flow[None]) -> AsyncIterator[Order]:
         """Carry out a listing flow, yielding its orders as each page arrives."""
+        async for orders in self._drive(flow, []):
+            for order in orders:
+                yield order
+
+    async def _drive(self, flow: Flow[Any], outcome: list[Any]) -> AsyncIterator[list[Order]]:
+        forked: set[asyncio.Task[Any]] = set()
         reply: Any = None
+        error: BaseException | None = None
         try:
             while True:
-                action = flow.send(reply)
-                if isinstance(action, Emit):
-                    for order in action.orders:
-                        yield order
-                    reply = None
+                try:
+                    action = flow.throw(error) if error is not None else flow.send(reply)
+                except StopIteration as stop:
+                    outcome.append(stop.value)
+                    return
+                reply, error = None, None
+                if isinstance(action, Send):
+                    reply = await self.send(action.request)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                elif isinstance(action, Emit):
+                    yield action.orders
+                elif isinstance(action, Fork):
+                    task = asyncio.ensure_future(self.run(action.flow))
+                    forked.add(task)
+                    reply = task
+                elif isinstance(action, Join):
+                    forked.discard(action.handle)
+                    try:
+                        reply = await action.handle
+                    except Exception as exc:
+                        error = exc
                 else:
-                    reply = await self._act(action)
-        except StopIteration:
-            return
+                    raise TypeError(f"unexpected action {action!r}")
         finally:
             flow.close()
-
-    async def _act(self, action: Any) -> HttpResponse | TransportFailure | None:
-        if isinstance(action, Send):
-            return await self.send(action.request)
-        if isinstance(action, Sleep):
-            await asyncio.sleep(action.seconds)
-            return None
-        raise TypeError(f"unexpected action {action!r} outside a listing")
+            for task in forked:
+                task.cancel()

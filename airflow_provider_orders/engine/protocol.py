@@ -56,7 +56,21 @@ class Emit:
     orders: list[Order] = field(default_factory=list)
 
 
-Action = Send | Sleep | Emit
+@dataclass(frozen=True)
+class Fork:
+    """Start ``flow`` (a call) alongside this one; the reply is a handle to :class:`Join` later."""
+
+    flow: Any
+
+
+@dataclass(frozen=True)
+class Join:
+    """Wait for a forked flow; the reply is its result, or its exception is raised into this flow."""
+
+    handle: Any
+
+
+Action = Send | Sleep | Emit | Fork | Join
 Reply = HttpResponse | TransportFailure | None
 T = TypeVar("T")
 Flow = Generator[Action, Reply, T]

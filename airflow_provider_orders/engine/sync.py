@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_orders.engine.protocol import Emit, Flow, PreparedRequest, Send, Sleep, TransportFailure
+from airflow_provider_orders.engine.protocol import (
+    Emit,
+    Flow,
+    Fork,
+    Join,
+    PreparedRequest,
+    Send,
+    Sleep,
+    TransportFailure,
+)
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import ConnectionSettings, HttpResponse
 
@@ -17,13 +27,13 @@ T = TypeVar("T")
 
 
 class SyncTransport:
-    """Sends prepared requests over one pooled ``requests.Session``.
+    """Sends prepared requests over one pooled ``requests.Session``; forked calls run in worker threads.
 
     :param settings: the connection settings (TLS verification).
-    :param pool_size: connections kept per host.
+    :param pool_size: connections kept per host (at least the concurrency of any listing).
     """
 
-    def __init__(self, settings: ConnectionSettings, *, pool_size: int = 10) -> None:
+    def __init__(self, settings: ConnectionSettings, *, pool_size: int = 32) -> None:
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         session.mount("https://", adapter)
@@ -56,38 +66,57 @@ class SyncTransport:
 
     def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value (a call, a lookup, a connection test)."""
-        reply: Any = None
-        try:
-            while True:
-                action = flow.send(reply)
-                reply = self._act(action)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        outcome: list[Any] = []
+        for _ in self._drive(flow, outcome):
+            raise TypeError("a flow that returns a value emitted orders")
+        result: T = outcome[0]
+        return result
 
     def iterate(self, flow: Flow[None]) -> Iterator[Order]:
         """Carry out a listing flow, yielding its orders as each page arrives."""
+        for orders in self._drive(flow, []):
+            yield from orders
+
+    def _drive(self, flow: Flow[Any], outcome: list[Any]) -> Iterator[list[Order]]:
+        """Step ``flow``, carrying out its actions; yields each Emit's orders; its result goes to ``outcome``."""
+        pool: ThreadPoolExecutor | None = None
+        forked: set[Future[Any]] = set()
         reply: Any = None
+        error: BaseException | None = None
         try:
             while True:
-                action = flow.send(reply)
-                if isinstance(action, Emit):
-                    yield from action.orders
-                    reply = None
+                try:
+                    action = flow.throw(error) if error is not None else flow.send(reply)
+                except StopIteration as stop:
+                    outcome.append(stop.value)
+                    return
+                reply, error = None, None
+                if isinstance(action, Send):
+                    reply = self.send(action.request)
+                elif isinstance(action, Sleep):
+                    time.sleep(action.seconds)
+                elif isinstance(action, Emit):
+                    yield action.orders
+                elif isinstance(action, Fork):
+                    if pool is None:
+                        pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="orders-fetch")
+                    future = pool.submit(self.run, action.flow)
+                    forked.add(future)
+                    reply = future
+                elif isinstance(action, Join):
+                    forked.discard(action.handle)
+                    try:
+                        reply = action.handle.result()
+                    except Exception as exc:
+                        error = exc
                 else:
-                    reply = self._act(action)
-        except StopIteration:
-            return
+                    raise TypeError(f"unexpected action {action!r}")
         finally:
             flow.close()
-
-    def _act(self, action: Any) -> HttpResponse | TransportFailure | None:
-        if isinstance(action, Send):
-            return self.send(action.request)
-        if isinstance(action, Sleep):
-            time.sleep(action.seconds)
-            return None
-        raise TypeError(f"unexpected action {action!r} outside a listing")
+            for future in forked:
+                future.cancel()
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self.session.close()

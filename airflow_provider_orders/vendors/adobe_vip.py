@@ -176,7 +176,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("creationDate"))
         status = str(record.get("status") or "")
-        return Order(
+        return Order.from_vendor(
             vendor=self.conn_type,
             id=str(record["orderId"]),
             number=str(record.get("externalReferenceId") or record["orderId"]),

@@ -176,7 +176,7 @@ class Crayon(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("Created"), assume_utc=True)
         state = str(record.get("OrderState") or "")
-        return Order(
+        return Order.from_vendor(
             vendor=self.conn_type,
             id=str(record["OrderReferenceId"]),
             number=str(record["OrderReferenceId"]),

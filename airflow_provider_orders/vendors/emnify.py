@@ -171,7 +171,7 @@ class Emnify(Vendor):
         currency = record.get("currency")
         if isinstance(currency, dict):
             currency = currency.get("code") or currency.get("symbol")
-        return Order(
+        return Order.from_vendor(
             vendor=self.conn_type,
             id=str(record["id"]),
             number=str(record.get("purchase_order_number") or record["id"]),

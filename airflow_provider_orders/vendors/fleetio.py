@@ -168,7 +168,7 @@ class Fleetio(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         state = str(record.get("state") or "")
         cents = record.get("total_amount_cents")
-        return Order(
+        return Order.from_vendor(
             vendor=self.conn_type,
             id=str(record["number"]),
             number=str(record["number"]),

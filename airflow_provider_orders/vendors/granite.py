@@ -148,7 +148,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("created_at"), assume_utc=True)
         status = str(record.get("status") or "")
-        return Order(
+        return Order.from_vendor(
             vendor=self.conn_type,
             id=str(record["order_number"]),
             number=str(record["order_number"]),

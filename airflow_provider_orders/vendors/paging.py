@@ -78,6 +78,14 @@ class PageNumberPager(NumberedPager):
             done = True
         return self._advance(records, done, total)
 
+    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+        if first.next_request is None:
+            return []
+        if first.total is None:
+            return None
+        last = -(-first.total // self.page_size)
+        return [self.request_for_page(n) for n in range(2, last + 1)]
+
 
 class ShortPagePager(NumberedPager):
     """Page numbers from 1 with no total: a page shorter than ``page_size`` (or empty) is the last.
@@ -146,6 +154,21 @@ class OffsetLinkPager(Pager):
         request = HttpRequest("GET", urljoin(self.base_url + "/", str(uri)), headers=self.first.headers)
         return Page(records, request, total, cursor=str(uri))
 
+    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+        if first.next_request is None:
+            return []
+        params = dict(self.first.params)
+        if first.total is None or "limit" not in params:
+            return None
+        limit = int(params["limit"])
+        start = int(params.get("offset", 0))
+        kept = tuple((k, v) for k, v in self.first.params if k not in ("offset", "limit"))
+        return [
+            HttpRequest("GET", self.first.url, params=(*kept, ("limit", str(limit)), ("offset", str(offset))),
+                        headers=self.first.headers)
+            for offset in range(start + limit, first.total, limit)
+        ]  # fmt: skip
+
 
 class HeaderPager(NumberedPager):
     """Page numbers driven by response headers (emnify).
@@ -162,6 +185,7 @@ class HeaderPager(NumberedPager):
     def __init__(self, vendor: str, request_for_page: Callable[[int], HttpRequest]) -> None:
         # The page size asked for plays no part: the headers decide.
         super().__init__(vendor, request_for_page, page_size=0)
+        self.pages = 0
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
@@ -179,7 +203,13 @@ class HeaderPager(NumberedPager):
             raise VendorApiError(
                 f"asked for page {self.page} but the API answered page {page}", vendor=self.vendor
             )
+        self.pages = pages
         return self._advance(records, page >= pages or not records, total)
+
+    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+        if first.next_request is None:
+            return []
+        return [self.request_for_page(n) for n in range(2, self.pages + 1)]
 
 
 class CursorPager(Pager):
