@@ -103,6 +103,9 @@ class SyncTransport:
                     future = pool.submit(self.run, action.flow)
                     forked.add(future)
                     reply = future
+                    # Hand the GIL over so that the worker puts its request on the wire now, instead of
+                    # waiting out the interpreter's switch interval while this thread normalises a page.
+                    time.sleep(0)
                 elif isinstance(action, Join):
                     forked.discard(action.handle)
                     try:

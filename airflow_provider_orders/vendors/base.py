@@ -130,8 +130,22 @@ class Pager(ABC):
     when the vendor already said how many there are.
     """
 
+    vendor: str
+    #: Where a page body keeps its records (a bare JSON array is accepted too).
+    items_keys: tuple[str, ...] = ()
+
     @abstractmethod
     def first_request(self) -> HttpRequest: ...
+
+    def records_of(self, response: HttpResponse) -> list[dict[str, Any]]:
+        """The records of a page and nothing else: stateless, so safe to call ahead, from any thread."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise VendorApiError(
+                "page body is not JSON", vendor=self.vendor, status=response.status
+            ) from None
+        return record_list(body, self.items_keys, self.vendor)
 
     @abstractmethod
     def read(self, response: HttpResponse) -> Page: ...

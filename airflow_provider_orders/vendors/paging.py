@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from airflow_provider_orders.errors import VendorApiError
-from airflow_provider_orders.vendors.base import HttpRequest, HttpResponse, Page, Pager, record_list
+from airflow_provider_orders.vendors.base import HttpRequest, HttpResponse, Page, Pager
 
 
 def _json(response: HttpResponse, vendor: str) -> Any:
@@ -66,12 +66,12 @@ class PageNumberPager(NumberedPager):
         total_key: str,
     ) -> None:
         super().__init__(vendor, request_for_page, page_size)
-        self.items_key = items_key
+        self.items_keys = (items_key,)
         self.total_key = total_key
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
-        records = record_list(body, [self.items_key], self.vendor)
+        records = self.records_of(response)
         total = _int(body.get(self.total_key), self.total_key, self.vendor)
         done = not records or (total is not None and self.page * self.page_size >= total)
         if total is None and len(records) < self.page_size:
@@ -107,7 +107,7 @@ class ShortPagePager(NumberedPager):
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
-        records = record_list(body, self.items_keys, self.vendor)
+        records = self.records_of(response)
         total = None
         if isinstance(body, dict):
             for key in ("total", "total_count", "totalCount", "count_total"):
@@ -136,7 +136,7 @@ class OffsetLinkPager(Pager):
         self.vendor = vendor
         self.first = first
         self.base_url = base_url
-        self.items_key = items_key
+        self.items_keys = (items_key,)
         self.total_key = total_key
 
     def first_request(self) -> HttpRequest:
@@ -144,7 +144,7 @@ class OffsetLinkPager(Pager):
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
-        records = record_list(body, [self.items_key], self.vendor)
+        records = self.records_of(response)
         total = _int(body.get(self.total_key), self.total_key, self.vendor)
         links = body.get("links") or {}
         nxt = links.get("next") if isinstance(links, dict) else None
@@ -185,11 +185,11 @@ class HeaderPager(NumberedPager):
     def __init__(self, vendor: str, request_for_page: Callable[[int], HttpRequest]) -> None:
         # The page size asked for plays no part: the headers decide.
         super().__init__(vendor, request_for_page, page_size=0)
+        self.items_keys = ("data", "items")
         self.pages = 0
 
     def read(self, response: HttpResponse) -> Page:
-        body = _json(response, self.vendor)
-        records = record_list(body, ["data", "items"], self.vendor)
+        records = self.records_of(response)
         page = _int(response.header(*self.PAGE), "X-page", self.vendor) or self.page
         pages = _int(response.header(*self.PAGES), "X-pages", self.vendor)
         total = _int(response.header(*self.COUNT), "X-count", self.vendor)
@@ -225,7 +225,7 @@ class CursorPager(Pager):
     ) -> None:
         self.vendor = vendor
         self.request_for_cursor = request_for_cursor
-        self.items_key = items_key
+        self.items_keys = (items_key,)
         self.cursor_key = cursor_key
 
     def first_request(self) -> HttpRequest:
@@ -233,7 +233,7 @@ class CursorPager(Pager):
 
     def read(self, response: HttpResponse) -> Page:
         body = _json(response, self.vendor)
-        records = record_list(body, [self.items_key], self.vendor)
+        records = self.records_of(response)
         cursor = body.get(self.cursor_key) if isinstance(body, dict) else None
         if not cursor:
             return Page(records, None, None)

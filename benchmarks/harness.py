@@ -1,0 +1,156 @@
+"""Timing, repeats, sandbox processes and the results table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_orders.sandbox import sandbox_env
+
+
+@dataclass
+class Sample:
+    """Repeated measurements of one competitor in one scenario."""
+
+    competitor: str
+    values: list[float] = field(default_factory=list)
+    unit: str = "orders/s"
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def fmt(self, value: float) -> str:
+        if self.unit in ("orders/s", "req/min"):
+            return f"{value:,.0f}"
+        if self.unit == "MB":
+            return f"{value:,.1f}"
+        return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
+
+
+@dataclass
+class Row:
+    scenario: str
+    sample: Sample
+    ratio: str = ""
+    bar: str = ""
+    verdict: str = ""
+
+
+class SandboxProcess:
+    """The sandbox in its own process, so that the server's work sits on the other core."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.url = json.loads(self.proc.stdout.readline())["url"]
+
+    def __enter__(self) -> SandboxProcess:
+        os.environ.update(sandbox_env(self.url))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def control(self, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Callable[[], None] | None = None,
+              ) -> dict[str, list[tuple[float, Any]]]:  # fmt: skip
+    """Run each competitor ``repeats`` times, alternating (rotating who goes first); (seconds, result)."""
+    names = list(competitors)
+    out: dict[str, list[tuple[float, Any]]] = {name: [] for name in names}
+    for r in range(repeats):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            if reset:
+                reset()
+            started = time.perf_counter()
+            result = competitors[name]()
+            out[name].append((time.perf_counter() - started, result))
+    return out
+
+
+def machine_facts() -> list[str]:
+    import importlib.metadata as md
+
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
+            mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+
+    def version(name: str) -> str:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    return [
+        f"CPU: {cpu}, {os.cpu_count()} cores; memory {mem}",
+        f"OS: {platform.platform()}; Python {platform.python_version()}",
+        "packages: "
+        + ", ".join(
+            f"{n} {version(n)}"
+            for n in (
+                "apache-airflow",
+                "airflow-provider-orders",
+                "requests",
+                "httpx",
+                "apache-airflow-providers-http",
+                "dlt",
+            )
+        ),  # fmt: skip
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| scenario | competitor | median | min | max | unit | ratio | bar | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = row.sample
+        note = f" ({s.note})" if s.note else ""
+        lines.append(
+            f"| {row.scenario} | {s.competitor}{note} | {s.fmt(s.median)} | {s.fmt(min(s.values))} | "
+            f"{s.fmt(max(s.values))} | {s.unit} | {row.ratio} | {row.bar} | {row.verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def probe(module: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks.<module>`` in a fresh process; it prints one JSON line last."""
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=1800, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"probe {module} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
