@@ -20,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every API request")
     parser.add_argument("--token-ttl", type=float, default=3600.0, help="lifetime of issued tokens (s)")
     parser.add_argument("--granite-rpm", type=int, default=60, help="Granite's enforced requests per minute")
+    parser.add_argument("--granite-window", type=float, default=60.0, help="Granite's rate window (s)")
+    parser.add_argument("--request-log", type=int, default=2000, help="requests /_sandbox/requests keeps")
     parser.add_argument("--print-env", action="store_true", help="print AIRFLOW_CONN_* exports and exit")
     args = parser.parse_args(argv)
     config = SandboxConfig(
         orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
         latency_ms=args.latency_ms, token_ttl=args.token_ttl, granite_rpm=args.granite_rpm,
+        granite_window=args.granite_window, request_log=args.request_log,
     )  # fmt: skip
     sandbox = Sandbox(config, host=args.host, port=args.port)
     if args.print_env:

@@ -85,6 +85,7 @@ class SandboxConfig:
     :param token_ttl: lifetime of issued tokens, seconds (emnify's JWT and Adobe's included).
     :param granite_rpm: Granite's enforced requests per window (per minute by default).
     :param granite_window: the length of Granite's rate window in seconds (tests scale it down).
+    :param request_log: how many requests ``/_sandbox/requests`` remembers.
     """
 
     def __init__(
@@ -98,8 +99,10 @@ class SandboxConfig:
         token_ttl: float = 3600.0,
         granite_rpm: int = 60,
         granite_window: float = 60.0,
+        request_log: int = 2000,
     ) -> None:
         self.granite_window = granite_window
+        self.request_log = request_log
         self.orders = orders
         self.seed = seed
         self.live = live
@@ -215,7 +218,7 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.started = time.monotonic()
         self.tokens = TokenRegistry(self.config.token_ttl)
-        self.requests_seen: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.requests_seen: deque[dict[str, Any]] = deque(maxlen=self.config.request_log)
         self.faults: list[Fault] = []
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()

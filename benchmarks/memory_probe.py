@@ -1,0 +1,46 @@
+"""One memory measurement in a fresh process: prints {"orders", "peak_rss_mb", "seconds"} as JSON.
+
+``--what provider`` streams the orders to a jsonl file with ListOrdersOperator; ``--what http-provider``
+lists them with HttpOperator and a pagination_function, which keeps every response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--what", choices=["provider", "http-provider"], required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--tenant", type=int, required=True)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    if args.what == "provider":
+        from airflow_provider_orders.operators.orders import ListOrdersOperator
+
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "orders.jsonl"
+            op = ListOrdersOperator(task_id="t", conn_id="crayon_default", output_path=f"file://{target}",
+                                    filters={"customer_tenant_id": args.tenant, "page_size": 100})  # fmt: skip
+            count = op.execute({})["count"]
+            lines = sum(1 for _ in target.open())
+            assert lines == count
+    else:
+        from benchmarks.competitors import http_provider_crayon
+
+        kept: list[object] = []
+        count = http_provider_crayon(args.url, args.tenant, 100, keep=kept)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps({"orders": count, "peak_rss_mb": peak_kb / 1024, "seconds": time.perf_counter() - started})
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""The scenarios, each with its bar. ``Size`` scales them: full for BENCHMARKS.md, tiny for the suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from benchmarks import competitors as c
+from benchmarks.harness import Row, Sample, SandboxProcess, alternate, probe
+
+
+@dataclass(frozen=True)
+class Size:
+    throughput_orders: int = 100_000
+    repeats: int = 5
+    latency_pages: int = 200
+    latency_repeats: int = 3
+    memory_small: int = 10_000
+    memory_large: int = 1_000_000
+    http_memory_large: int = 100_000
+    rate_seconds: float = 30.0
+    triggers: int = 1_000
+    trigger_seconds: float = 12.0
+    import_repeats: int = 7
+
+
+FULL = Size()
+TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
+            memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
+            import_repeats=1)  # fmt: skip
+
+TENANT = 1001
+
+
+def _verdict(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _rates(runs: dict[str, list[tuple[float, Any]]], expected: int) -> dict[str, Sample]:
+    out = {}
+    for name, results in runs.items():
+        for _, count in results:
+            assert count == expected, f"{name} listed {count} orders, expected {expected}"
+        out[name] = Sample(name, [expected / seconds for seconds, _ in results])
+    return out
+
+
+def throughput(size: Size) -> list[Row]:
+    rows: list[Row] = []
+    n = size.throughput_orders
+    with SandboxProcess("--orders", str(n)) as sb:
+        crayon = {
+            "raw": lambda: c.raw_crayon(sb.url, TENANT, 100),
+            "http-provider": lambda: c.http_provider_crayon(sb.url, TENANT, 100),
+            "dlt": lambda: c.dlt_crayon(sb.url, TENANT, 100),
+            "provider": lambda: c.provider_crayon(TENANT, 100),
+        }
+        for f in crayon.values():  # warm-up: imports, pools
+            f()
+        samples = _rates(alternate(crayon, size.repeats), n)
+        raw = samples["raw"].median
+        title = f"throughput: {n:,} Crayon orders, page 100"
+        for name, sample in samples.items():
+            ratio = sample.median / raw
+            if name == "provider":
+                ok = (
+                    ratio >= 0.9
+                    and sample.median >= samples["http-provider"].median
+                    and sample.median >= samples["dlt"].median
+                )
+                rows.append(
+                    Row(
+                        title, sample, f"{ratio:.2f}x raw", ">= 0.9x raw, >= http-provider, dlt", _verdict(ok)
+                    )
+                )
+            else:
+                rows.append(Row(title, sample, f"{ratio:.2f}x raw"))
+        fleetio = {
+            "raw": lambda: c.raw_fleetio(sb.url, 100),
+            "http-provider": lambda: c.http_provider_fleetio(sb.url, 100),
+            "dlt": lambda: c.dlt_fleetio(sb.url, 100),
+            "provider": lambda: c.provider_fleetio(100),
+        }
+        for f in fleetio.values():
+            f()
+        samples = _rates(alternate(fleetio, size.repeats), n)
+        raw = samples["raw"].median
+        title = f"throughput: {n:,} Fleetio orders, cursor pages of 100"
+        for name, sample in samples.items():
+            ratio = sample.median / raw
+            bar = ">= 0.9x raw" if name == "provider" else ""
+            rows.append(Row(title, sample, f"{ratio:.2f}x raw", bar, _verdict(ratio >= 0.9) if bar else ""))
+    return rows
+
+
+def latency_bound(size: Size) -> list[Row]:
+    from airflow_provider_orders.hooks.adobe_vip import AdobeVipMarketplaceHook
+    from airflow_provider_orders.hooks.crayon import CrayonHook
+    from airflow_provider_orders.hooks.emnify import EmnifyHook
+
+    rows: list[Row] = []
+    pages = size.latency_pages
+    orders = pages * 100
+    with SandboxProcess("--orders", str(orders), "--latency-ms", "50") as sb:
+        vendors = {
+            "crayon": lambda n: sum(1 for _ in CrayonHook().iter_orders(customer_tenant_id=TENANT, page_size=100, concurrency=n)),
+            "adobe_vip_marketplace": lambda n: sum(1 for _ in AdobeVipMarketplaceHook().iter_orders(
+                customer_id="1005000001", page_size=100, concurrency=n)),
+            "emnify": lambda n: sum(1 for _ in EmnifyHook().iter_orders(page_size=100, concurrency=n)),
+        }  # fmt: skip
+        for vendor, listing in vendors.items():
+            runs = alternate({"sequential": lambda: listing(1), "concurrency=8": lambda: listing(8)},
+                             size.latency_repeats)  # fmt: skip
+            title = f"latency-bound: {vendor}, {pages} pages, 50 ms each"
+            seq = Sample("provider sequential", [s for s, _ in runs["sequential"]], unit="s")
+            par = Sample("provider concurrency=8", [s for s, _ in runs["concurrency=8"]], unit="s")
+            assert all(n == orders for _, n in runs["sequential"] + runs["concurrency=8"])
+            speedup = seq.median / par.median
+            rows.append(Row(title, seq, "1.00x"))
+            rows.append(Row(title, par, f"{speedup:.1f}x faster", ">= 5x faster", _verdict(speedup >= 5)))
+    return rows
+
+
+def memory(size: Size) -> list[Row]:
+    rows: list[Row] = []
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    for orders, whats in ((size.memory_small, ("provider", "http-provider")), (size.memory_large, ("provider",)),
+                          (size.http_memory_large, ("http-provider",))):  # fmt: skip
+        with SandboxProcess("--orders", str(orders)) as sb:
+            for what in whats:
+                result = probe("memory_probe", "--what", what, "--url", sb.url, "--tenant", str(TENANT))
+                assert result["orders"] == orders, result
+                results[(what, orders)] = result
+    title = "memory: stream Crayon orders to file:// jsonl"
+    small = results[("provider", size.memory_small)]["peak_rss_mb"]
+    large = results[("provider", size.memory_large)]["peak_rss_mb"]
+    rows.append(
+        Row(title, Sample(f"provider ListOrdersOperator, {size.memory_small:,}", [small], unit="MB"), "1.00x")
+    )
+    rows.append(Row(title, Sample(f"provider ListOrdersOperator, {size.memory_large:,}", [large], unit="MB",
+                                  note=f"{results[('provider', size.memory_large)]['seconds']:.0f} s"),
+                    f"{large / small:.2f}x", "<= 1.3x of the small run", _verdict(large / small <= 1.3)))  # fmt: skip
+    h_small = results[("http-provider", size.memory_small)]["peak_rss_mb"]
+    h_large = results[("http-provider", size.http_memory_large)]["peak_rss_mb"]
+    rows.append(
+        Row(
+            title, Sample(f"http-provider HttpOperator, {size.memory_small:,}", [h_small], unit="MB"), "1.00x"
+        )
+    )
+    rows.append(Row(title, Sample(f"http-provider HttpOperator, {size.http_memory_large:,}", [h_large], unit="MB",
+                                  note="keeps every response"), f"{h_large / h_small:.2f}x"))  # fmt: skip
+    return rows
+
+
+def rate_limit(size: Size) -> list[Row]:
+    """Granite's 60/min scaled to 600/min: 100 requests per 10 s sliding window."""
+    from airflow_provider_orders.hooks.granite import GraniteAccessExpressHook
+    from airflow_provider_orders.sandbox import sandbox_connections
+
+    rows: list[Row] = []
+    title = f"rate limit: Granite at 600 req/min for {size.rate_seconds:.0f} s"
+    with SandboxProcess("--orders", "100000", "--granite-rpm", "100", "--granite-window", "10",
+                        "--request-log", "20000") as sb:  # fmt: skip
+        conn = sandbox_connections(sb.url)["granite_access_express_default"]
+        conn["extra"] = {**conn["extra"], "requests_per_minute": 600, "max_retries": 0}
+        os.environ["AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT"] = json.dumps(conn)
+
+        def provider() -> tuple[int, int, float]:
+            sb.control("/reset", {})
+            started = time.monotonic()
+            for _ in GraniteAccessExpressHook().iter_orders(page_size=1):
+                if time.monotonic() - started >= size.rate_seconds:
+                    break
+            return _granite_counts(sb, time.monotonic() - started)
+
+        def raw() -> tuple[int, int, float]:
+            sb.control("/reset", {})
+            token = requests.post(conn["extra"]["token_url"], data={"grant_type": "client_credentials",
+                                  "client_id": conn["login"], "client_secret": conn["password"],
+                                  "scope": "urn:grt:accessexpress"}, timeout=30).json()["access_token"]  # fmt: skip
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {token}"
+            started = time.monotonic()
+            page = 1
+            while time.monotonic() - started < size.rate_seconds:
+                response = session.get(f"{sb.url}/granite/api/v1/ordersAccessExpress",
+                                       params={"page": page, "page_size": 1}, timeout=30)  # fmt: skip
+                if response.status_code == 429:
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                    continue
+                page += 1
+            return _granite_counts(sb, time.monotonic() - started)
+
+        for name, run in (("provider (requests_per_minute=600)", provider), ("raw, 429 + Retry-After", raw)):
+            ok, limited, seconds = run()
+            per_minute = ok / seconds * 60
+            sample = Sample(name, [per_minute], unit="req/min", note=f"{limited} x 429")
+            if name.startswith("provider"):
+                met = per_minute >= 0.95 * 600 and limited == 0
+                rows.append(
+                    Row(title, sample, f"{per_minute / 600:.1%} of limit", ">= 95%, zero 429s", _verdict(met))
+                )
+            else:
+                rows.append(Row(title, sample, f"{per_minute / 600:.1%} of limit"))
+    return rows
+
+
+def _granite_counts(sb: SandboxProcess, seconds: float) -> tuple[int, int, float]:
+    log = [r for r in sb.control("/requests") if r["path"].endswith("/ordersAccessExpress")]
+    return sum(r.get("status") == 200 for r in log), sum(r.get("status") == 429 for r in log), seconds
+
+
+def triggerer(size: Size) -> list[Row]:
+    rows: list[Row] = []
+    title = "triggerer: OrderStateTriggers polling, 20 ms latency, one event loop"
+    counts = sorted({max(1, size.triggers // 10), size.triggers})
+    for count in counts:
+        with SandboxProcess("--orders", str(count), "--live", str(count), "--live-delay", "3600",
+                            "--latency-ms", "20", "--request-log", str(count * 12)) as sb:  # fmt: skip
+            result = probe("trigger_probe", "--url", sb.url, "--count", str(count),
+                           "--seconds", str(size.trigger_seconds), "--poll", str(size.trigger_seconds / 4))  # fmt: skip
+        assert result["polled"] == count and result["events"] == ["timeout"], result
+        rounds = result["round_seconds"]
+        sample = Sample(f"provider, {count:,} triggers", rounds, unit="s",
+                        note=f"threads {result['threads_before']} -> {result['threads_peak']}, "
+                             f"peak RSS {result['peak_rss_mb']:.0f} MB")  # fmt: skip
+        if count == counts[-1]:
+            grew = result["threads_peak"] - result["threads_before"]
+            ok = max(rounds) < 5 and grew <= 2
+            rows.append(Row(title, sample, "", "round < 5 s, threads flat", _verdict(ok)))
+        else:
+            rows.append(Row(title, sample))
+    return rows
+
+
+def parse_cost(size: Size) -> list[Row]:
+    rows: list[Row] = []
+    title = "parse cost: import operators + sensors on top of airflow.sdk"
+    for name in ("provider", "http-provider"):
+        runs = [
+            probe("import_probe", "provider" if name == "provider" else "http")
+            for _ in range(size.import_repeats)
+        ]
+        added = Sample(
+            name,
+            [r["added_ms"] for r in runs],
+            unit="ms",
+            note="new: " + (", ".join(runs[0]["heavy"]) or "none"),
+        )
+        if name == "provider":
+            rows.append(
+                Row(title, added, "", "< 100 ms added", _verdict(statistics.median(added.values) < 100))
+            )
+        else:
+            rows.append(Row(title, added))
+    return rows
+
+
+SCENARIOS = {
+    "throughput": throughput,
+    "latency": latency_bound,
+    "memory": memory,
+    "rate-limit": rate_limit,
+    "triggerer": triggerer,
+    "parse": parse_cost,
+}

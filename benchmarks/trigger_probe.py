@@ -1,0 +1,70 @@
+"""Many OrderStateTriggers in one event loop, in a fresh process.
+
+Prints {"triggers", "round_seconds": [...], "threads_before", "threads_peak", "peak_rss_mb", "events"}: a
+round is the time from the first to the last trigger's k-th poll, read off the sandbox's request log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+
+
+async def run(count: int, seconds: float, poll: float, sampled: list[int]) -> list[str]:
+    from airflow_provider_orders.triggers.orders import OrderStateTrigger
+
+    deadline = time.time() + seconds
+
+    async def one(order_id: str) -> str:
+        trigger = OrderStateTrigger(conn_id="emnify_default", order_id=order_id, target_status=["completed"],
+                                    failure_status=["canceled"], poll_interval=poll, timeout_at=deadline)  # fmt: skip
+        async for event in trigger.run():
+            return str(event.payload["status"])
+        return "none"
+
+    async def sample() -> None:
+        while time.time() < deadline + 1:
+            sampled.append(threading.active_count())
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.ensure_future(sample())
+    statuses = await asyncio.gather(*(one(str(1000 + i)) for i in range(count)))
+    sampler.cancel()
+    return statuses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--poll", type=float, default=3.0)
+    args = parser.parse_args()
+    before = threading.active_count()
+    sampled: list[int] = [before]
+    statuses = asyncio.run(run(args.count, args.seconds, args.poll, sampled))
+    with urllib.request.urlopen(f"{args.url}/_sandbox/requests", timeout=30) as response:
+        log = json.loads(response.read())
+    polls: dict[str, list[float]] = defaultdict(list)
+    for request in log:
+        if request["vendor"] == "emnify" and "/shop/order/" in request["path"]:
+            polls[request["path"]].append(request["time"])
+    rounds = []
+    for k in range(min(len(v) for v in polls.values())):
+        times = [sorted(v)[k] for v in polls.values()]
+        rounds.append(max(times) - min(times))
+    print(json.dumps({
+        "triggers": args.count, "round_seconds": rounds, "threads_before": before, "threads_peak": max(sampled),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "events": sorted(set(statuses)), "polled": len(polls),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
