@@ -19,22 +19,34 @@ HOOKS = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    """The provider's metadata for Airflow's ProvidersManager (the ``apache_airflow_provider`` entry point)."""
-    from airflow_provider_orders.engine.connection import conn_fields, ui_field_behaviour
-    from airflow_provider_orders.vendors import VENDORS
+    """The provider's metadata for Airflow's ProvidersManager (the ``apache_airflow_provider`` entry point).
 
-    integrations = [vendor.display_name for vendor in VENDORS.values()]
+    Served from a literal (``_provider_info.py``) so that every Airflow process can read it without
+    importing the vendor modules; a test keeps it equal to :func:`build_provider_info`.
+    """
+    import copy
+
+    from airflow_provider_orders._provider_info import PROVIDER_INFO
+
+    return copy.deepcopy(PROVIDER_INFO)
+
+
+def build_provider_info() -> dict[str, Any]:
+    """The provider's metadata, derived from the vendor modules (the source of ``_provider_info.py``)."""
+    from airflow_provider_orders.engine.connection import conn_fields, ui_field_behaviour
+    from airflow_provider_orders.vendors import all_vendors
+
+    vendors = all_vendors()
+    integrations = [vendor.display_name for vendor in vendors.values()]
     return {
         "package-name": "airflow-provider-orders",
         "name": "Orders",
         "description": "List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite360 "
         "AccessExpress, emnify and Fleetio.",
         "versions": [__version__],
-        "integrations": [
-            {"integration-name": vendor.display_name, "tags": ["service"]} for vendor in VENDORS.values()
-        ],
+        "integrations": [{"integration-name": name, "tags": ["service"]} for name in integrations],
         "hooks": [
-            {"integration-name": VENDORS[conn_type].display_name, "python-modules": [path.rsplit(".", 1)[0]]}
+            {"integration-name": vendors[conn_type].display_name, "python-modules": [path.rsplit(".", 1)[0]]}
             for conn_type, path in HOOKS.items()
         ],
         "operators": [
@@ -57,6 +69,6 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": conn_fields(vendor),
                 "ui-field-behaviour": ui_field_behaviour(vendor),
             }
-            for conn_type, vendor in VENDORS.items()
+            for conn_type, vendor in vendors.items()
         ],
     }

@@ -91,6 +91,16 @@ def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Ca
     return out
 
 
+PACKAGES = (
+    "apache-airflow",
+    "airflow-provider-orders",
+    "requests",
+    "httpx",
+    "apache-airflow-providers-http",
+    "dlt",
+)
+
+
 def machine_facts() -> list[str]:
     import importlib.metadata as md
 

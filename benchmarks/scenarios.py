@@ -107,7 +107,7 @@ def latency_bound(size: Size) -> list[Row]:
     rows: list[Row] = []
     pages = size.latency_pages
     orders = pages * 100
-    with SandboxProcess("--orders", str(orders), "--latency-ms", "50") as sb:
+    with SandboxProcess("--orders", str(orders), "--latency-ms", "50"):
         vendors = {
             "crayon": lambda n: sum(1 for _ in CrayonHook().iter_orders(customer_tenant_id=TENANT, page_size=100, concurrency=n)),
             "adobe_vip_marketplace": lambda n: sum(1 for _ in AdobeVipMarketplaceHook().iter_orders(
@@ -115,8 +115,8 @@ def latency_bound(size: Size) -> list[Row]:
             "emnify": lambda n: sum(1 for _ in EmnifyHook().iter_orders(page_size=100, concurrency=n)),
         }  # fmt: skip
         for vendor, listing in vendors.items():
-            runs = alternate({"sequential": lambda: listing(1), "concurrency=8": lambda: listing(8)},
-                             size.latency_repeats)  # fmt: skip
+            runs = alternate({"sequential": lambda listing=listing: listing(1),
+                              "concurrency=8": lambda listing=listing: listing(8)}, size.latency_repeats)  # fmt: skip
             title = f"latency-bound: {vendor}, {pages} pages, 50 ms each"
             seq = Sample("provider sequential", [s for s, _ in runs["sequential"]], unit="s")
             par = Sample("provider concurrency=8", [s for s, _ in runs["concurrency=8"]], unit="s")

@@ -55,3 +55,9 @@ def test_connection_form_fields_are_registered(tmp_path: Path) -> None:
         "extra__fleetio__account_token",
         "extra__fleetio__api_version",
     } <= names
+
+
+def test_the_static_provider_info_matches_the_vendor_modules() -> None:
+    from airflow_provider_orders import build_provider_info, get_provider_info
+
+    assert get_provider_info() == build_provider_info(), "regenerate: python -m airflow_provider_orders"

@@ -27,8 +27,11 @@ from airflow_provider_orders.errors import (
     RateLimitError,
     VendorApiError,
 )
-from airflow_provider_orders.vendors import AdobeVipMarketplace, Crayon, Emnify, Fleetio
+from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
 from airflow_provider_orders.vendors.base import HttpResponse, Vendor
+from airflow_provider_orders.vendors.crayon import Crayon
+from airflow_provider_orders.vendors.emnify import Emnify
+from airflow_provider_orders.vendors.fleetio import Fleetio
 
 Reply = HttpResponse | TransportFailure
 

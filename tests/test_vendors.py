@@ -12,8 +12,12 @@ import pytest
 
 from airflow_provider_orders.errors import ConnectionConfigError, InvalidFilterError
 from airflow_provider_orders.models import OrderStatus
-from airflow_provider_orders.vendors import AdobeVipMarketplace, Crayon, Emnify, Fleetio, GraniteAccessExpress
+from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
 from airflow_provider_orders.vendors.base import HttpResponse, Vendor
+from airflow_provider_orders.vendors.crayon import Crayon
+from airflow_provider_orders.vendors.emnify import Emnify
+from airflow_provider_orders.vendors.fleetio import Fleetio
+from airflow_provider_orders.vendors.granite import GraniteAccessExpress
 
 UTC = timezone.utc
 

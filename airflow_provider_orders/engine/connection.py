@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_orders.vendors.base import ConnectionSettings, Vendor
+if TYPE_CHECKING:
+    from airflow_provider_orders.vendors.base import ConnectionSettings, Vendor
 
 COMMON_KEYS = {"timeout", "verify", "requests_per_minute", "max_retries", "max_pages"}
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import Vendor
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.vendors.base import Vendor
 
 Outcome = Literal["success", "failure"]
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_orders.engine.connection import settings_from_connection, ui_field_behaviour
-from airflow_provider_orders.engine.core import OrdersEngine
-from airflow_provider_orders.engine.sync import SyncTransport
 from airflow_provider_orders.errors import OrdersError
-from airflow_provider_orders.models import Order
-from airflow_provider_orders.vendors.base import OrderFilters, Vendor
+
+if TYPE_CHECKING:
+    # The engine, the transport and the vendor modules load when a task runs, not at DAG parse.
+    from airflow_provider_orders.engine.core import OrdersEngine
+    from airflow_provider_orders.engine.sync import SyncTransport
+    from airflow_provider_orders.models import Order
+    from airflow_provider_orders.vendors.base import OrderFilters, Vendor
 
 
 class OrdersHook(BaseHook):
@@ -48,10 +51,15 @@ class OrdersHook(BaseHook):
 
     @cached_property
     def engine(self) -> OrdersEngine:
+        from airflow_provider_orders.engine.core import OrdersEngine
+
         return OrdersEngine(self.vendor)
 
     @cached_property
     def transport(self) -> SyncTransport:
+        # requests is imported here, when a task runs, not when a DAG file that uses the hook is parsed.
+        from airflow_provider_orders.engine.sync import SyncTransport
+
         return SyncTransport(self.vendor.settings)
 
     def get_conn(self) -> OrdersEngine:

@@ -6,17 +6,18 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
-from airflow_provider_orders.hooks.base import OrdersHook
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.triggers.orders import OrderStateTrigger
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.hooks.base import OrdersHook
 
 StatusArg = str | OrderStatus | Sequence[str | OrderStatus]
 
@@ -118,6 +119,8 @@ class OrderStateSensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
+        from airflow_provider_orders.triggers.orders import OrderStateTrigger
+
         timeout_at = time.time() + self.timeout if self.timeout else None
         self.defer(
             trigger=OrderStateTrigger(

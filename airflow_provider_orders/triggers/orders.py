@@ -9,9 +9,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_orders.engine.aio import AsyncTransport
-from airflow_provider_orders.engine.connection import settings_from_connection
-from airflow_provider_orders.engine.core import OrdersEngine
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
 from airflow_provider_orders.vendors import vendor_for
@@ -80,6 +77,11 @@ class OrderStateTrigger(BaseTrigger):
         last: dict[str, Any] | None = None
         try:
             from airflow.sdk import BaseHook
+
+            # Imported here: the triggerer needs them, a DAG file that defers to this trigger does not.
+            from airflow_provider_orders.engine.aio import AsyncTransport
+            from airflow_provider_orders.engine.connection import settings_from_connection
+            from airflow_provider_orders.engine.core import OrdersEngine
 
             conn = await BaseHook.aget_connection(self.conn_id)
             vendor_class = vendor_for(conn.conn_type, self.conn_id)
