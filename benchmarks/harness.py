@@ -138,7 +138,7 @@ def machine_facts() -> list[str]:
                 "apache-airflow-providers-http",
                 "dlt",
             )
-        ),  # fmt: skip
+        ),
     ]
 
 
