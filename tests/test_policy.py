@@ -82,3 +82,16 @@ def test_one_token_fetch_at_a_time_per_credential() -> None:
     assert cache.claim_fetch() is False  # a second caller waits for the first
     cache.release_fetch()
     assert cache.claim_fetch() is True
+
+
+def test_keep_new_drops_only_ids_seen_before_and_within_the_page() -> None:
+    class Item:
+        def __init__(self, i: str) -> None:
+            self.id = i
+
+    seen = SeenIds(chunk=4)
+    first = [Item(str(i)) for i in range(6)]
+    assert seen.keep_new(first) == first
+    page = [Item("5"), Item("6"), Item("6"), Item("7")]
+    assert [o.id for o in seen.keep_new(page)] == ["6", "7"]
+    assert seen.keep_new([Item("0"), Item("8")])[0].id == "8"

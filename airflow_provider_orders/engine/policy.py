@@ -11,6 +11,7 @@ from array import array
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from airflow_provider_orders.vendors.base import Token
 
@@ -176,6 +177,18 @@ class SeenIds:
             self._sorted = array("q", heapq.merge(old, sorted(self._recent)))
             self._recent.clear()
         return True
+
+    def keep_new(self, orders: list[Any]) -> list[Any]:
+        """The orders (anything with ``.id``) whose id was not seen, each recorded; order kept."""
+        hashes = [hash(order.id) for order in orders]
+        if not self._sorted and len(set(hashes)) == len(hashes) and self._recent.isdisjoint(hashes):
+            # The usual page: all new. One set update instead of a lookup per order.
+            self._recent.update(hashes)
+            if len(self._recent) >= self.chunk:
+                self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
+                self._recent.clear()
+            return orders
+        return [order for order in orders if self.add(order.id)]
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._sorted)

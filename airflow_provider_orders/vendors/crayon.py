@@ -176,11 +176,12 @@ class Crayon(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("Created"), assume_utc=True)
         state = str(record.get("OrderState") or "")
+        order_id = str(record["OrderReferenceId"])
         return Order.from_vendor(
-            vendor=self.conn_type,
-            id=str(record["OrderReferenceId"]),
-            number=str(record["OrderReferenceId"]),
-            status=self.map_status(state),
+            vendor="crayon",
+            id=order_id,
+            number=order_id,
+            status=self.STATUS_MAP.get(state, OrderStatus.UNKNOWN),
             vendor_status=state,
             created_at=created,
             updated_at=created,
