@@ -208,7 +208,7 @@ PROVIDER_INFO: dict[str, Any] = {
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "extra"],
                 "relabeling": {"host": "API base URL", "password": "Client secret", "login": "Client ID"},
-                "placeholders": {"host": "https://api.granitenet.com"},
+                "placeholders": {"host": "https://api.example.com (required)"},
             },
         },
         {

@@ -329,3 +329,17 @@ def test_settings_repr_hides_secrets() -> None:
     assert "cs" not in repr(vendor.settings).replace("class", "")
     assert "'p'" not in repr(vendor.settings)
     assert "apptoken" not in repr(make(Emnify).settings)
+
+
+def test_a_granite_connection_without_host_is_refused_before_any_request() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_orders.engine.connection import settings_from_connection
+
+    conn = SimpleNamespace(conn_id="g", host="", schema=None, login="a", password="b", port=None,
+                           extra_dejson={"token_url": "https://login.example/t"})  # fmt: skip
+    with pytest.raises(ConnectionConfigError, match="publishes no production URL"):
+        settings_from_connection(GraniteAccessExpress, conn)  # type: ignore[arg-type]
+    crayon = SimpleNamespace(conn_id="c", host="", schema=None, login="u", password="p", port=None,
+                             extra_dejson={"client_id": "i", "client_secret": "s"})  # fmt: skip
+    assert settings_from_connection(Crayon, crayon).host == "https://api.crayon.com"  # type: ignore[arg-type]

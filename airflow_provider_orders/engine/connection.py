@@ -50,6 +50,14 @@ def settings_from_connection(vendor: type[Vendor], conn: ConnectionLike) -> Conn
 def _base_url(vendor: type[Vendor], conn: ConnectionLike) -> str:
     host = (conn.host or "").strip()
     if not host:
+        if not vendor.default_host:
+            from airflow_provider_orders.errors import ConnectionConfigError
+
+            raise ConnectionConfigError(
+                f"connection {conn.conn_id!r} has no host, and {vendor.display_name} publishes no production "
+                "URL to default to; set the host to your API base URL",
+                vendor=vendor.conn_type,
+            )
         return vendor.default_host
     if "://" in host:
         return host
@@ -66,7 +74,7 @@ def ui_field_behaviour(vendor: type[Vendor], *, python_style: bool = False) -> d
         relabeling["login"] = vendor.login_label
     else:
         hidden.append("login")
-    placeholders = {"host": vendor.default_host}
+    placeholders = {"host": vendor.default_host or "https://api.example.com (required)"}
     if python_style:
         return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
     return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}

@@ -363,6 +363,7 @@ class Vendor(ABC):
 
     conn_type: ClassVar[str]
     display_name: ClassVar[str]
+    #: The production API base URL; empty where the vendor publishes none (the host is then required).
     default_host: ClassVar[str]
     filters_model: ClassVar[type[OrderFilters]]
     settings_model: ClassVar[type[ConnectionSettings]]

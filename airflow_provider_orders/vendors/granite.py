@@ -78,7 +78,9 @@ class GraniteSettings(ConnectionSettings):
 class GraniteAccessExpress(ClientCredentialsVendor):
     conn_type = "granite_access_express"
     display_name = "Granite AccessExpress"
-    default_host = "https://api.granitenet.com"
+    # Granite publishes no production URL (only staging, https://api.staging.granitemsp.com): the
+    # connection must name its host.
+    default_host = ""
     filters_model = GraniteFilters
     settings_model = GraniteSettings
     STATUS_MAP = {
