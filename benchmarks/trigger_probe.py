@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import threading
 import time
 import urllib.request
 from collections import defaultdict
+
+from benchmarks.memory_probe import peak_rss_mb
 
 
 async def run(count: int, seconds: float, poll: float, sampled: list[int]) -> list[str]:
@@ -61,7 +62,7 @@ def main() -> None:
         rounds.append(max(times) - min(times))
     print(json.dumps({
         "triggers": args.count, "round_seconds": rounds, "threads_before": before, "threads_peak": max(sampled),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "events": sorted(set(statuses)), "polled": len(polls),
     }))  # fmt: skip
 

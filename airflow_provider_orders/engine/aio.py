@@ -28,9 +28,15 @@ from airflow_provider_orders.vendors.base import ConnectionSettings, HttpRespons
 
 T = TypeVar("T")
 
+#: Requests in flight at once per event loop (and connections in the shared pool). Small on purpose:
+#: httpcore scans every pooled connection for every request, so a large pool costs more CPU than the
+#: concurrency it buys when each poll is a short request (measured in benchmarks/, triggerer scenario).
+MAX_IN_FLIGHT = 16
+
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def shared_client(verify: bool | str) -> httpx.AsyncClient:
@@ -44,9 +50,23 @@ def shared_client(verify: bool | str) -> httpx.AsyncClient:
             verify=verify,
             trust_env=False,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT),
         )
     return client
+
+
+def gate() -> asyncio.Semaphore:
+    """The event loop's limit on requests in flight.
+
+    Waiting here is O(1) per request; httpx's own pool rescans every queued request each time a
+    connection frees up, which a thousand triggers polling at once turn into seconds of pure overhead
+    and pool timeouts. So requests queue here, and never more than the pool holds reach httpx.
+    """
+    loop = asyncio.get_running_loop()
+    found = _gates.get(loop)
+    if found is None:
+        found = _gates[loop] = asyncio.Semaphore(MAX_IN_FLIGHT)
+    return found
 
 
 class AsyncTransport:
@@ -66,20 +86,24 @@ class AsyncTransport:
 
     async def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         try:
-            response = await self.client.request(
-                request.method,
-                request.url,
-                params=list(request.params) or None,
-                headers=dict(request.headers),
-                json=request.json_body,
-                data=dict(request.form) if request.form is not None else None,
-                timeout=httpx.Timeout(request.timeout),
-            )
+            async with gate():
+                response = await self._request(request)
         except httpx.TimeoutException as exc:
             return TransportFailure("timeout", type(exc).__name__)
         except httpx.TransportError as exc:
             return TransportFailure("connect", type(exc).__name__)
         return HttpResponse(response.status_code, response.headers, response.content, request.url)
+
+    async def _request(self, request: PreparedRequest) -> httpx.Response:
+        return await self.client.request(
+            request.method,
+            request.url,
+            params=list(request.params) or None,
+            headers=dict(request.headers),
+            json=request.json_body,
+            data=dict(request.form) if request.form is not None else None,
+            timeout=httpx.Timeout(request.timeout),
+        )
 
     async def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value."""
