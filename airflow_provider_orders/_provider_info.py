@@ -108,6 +108,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "schema": {"type": ["integer", "null"], "default": 5},
                     "description": "Retries after the first attempt.",
                 },
+                "max_pages": {
+                    "label": "Max pages",
+                    "schema": {"type": ["integer", "null"], "default": 100000},
+                    "description": "Page cap of one listing.",
+                },
+                "concurrency": {
+                    "label": "Concurrency",
+                    "schema": {"type": ["integer", "null"], "default": 1},
+                    "description": "Pages in flight at once where the total is known.",
+                },
             },
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "extra"],
@@ -153,6 +163,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "label": "Max retries",
                     "schema": {"type": ["integer", "null"], "default": 5},
                     "description": "Retries after the first attempt.",
+                },
+                "max_pages": {
+                    "label": "Max pages",
+                    "schema": {"type": ["integer", "null"], "default": 100000},
+                    "description": "Page cap of one listing.",
+                },
+                "concurrency": {
+                    "label": "Concurrency",
+                    "schema": {"type": ["integer", "null"], "default": 1},
+                    "description": "Pages in flight at once where the total is known.",
                 },
             },
             "ui-field-behaviour": {
@@ -204,6 +224,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "schema": {"type": ["integer", "null"], "default": 5},
                     "description": "Retries after the first attempt.",
                 },
+                "max_pages": {
+                    "label": "Max pages",
+                    "schema": {"type": ["integer", "null"], "default": 100000},
+                    "description": "Page cap of one listing.",
+                },
+                "concurrency": {
+                    "label": "Concurrency",
+                    "schema": {"type": ["integer", "null"], "default": 1},
+                    "description": "Pages in flight at once where the total is known.",
+                },
             },
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "extra"],
@@ -240,6 +270,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "label": "Max retries",
                     "schema": {"type": ["integer", "null"], "default": 5},
                     "description": "Retries after the first attempt.",
+                },
+                "max_pages": {
+                    "label": "Max pages",
+                    "schema": {"type": ["integer", "null"], "default": 100000},
+                    "description": "Page cap of one listing.",
+                },
+                "concurrency": {
+                    "label": "Concurrency",
+                    "schema": {"type": ["integer", "null"], "default": 1},
+                    "description": "Pages in flight at once where the total is known.",
                 },
             },
             "ui-field-behaviour": {
@@ -281,6 +321,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "label": "Max retries",
                     "schema": {"type": ["integer", "null"], "default": 5},
                     "description": "Retries after the first attempt.",
+                },
+                "max_pages": {
+                    "label": "Max pages",
+                    "schema": {"type": ["integer", "null"], "default": 100000},
+                    "description": "Page cap of one listing.",
+                },
+                "concurrency": {
+                    "label": "Concurrency",
+                    "schema": {"type": ["integer", "null"], "default": 1},
+                    "description": "Pages in flight at once where the total is known.",
                 },
             },
             "ui-field-behaviour": {

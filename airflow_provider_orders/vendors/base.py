@@ -346,6 +346,10 @@ COMMON_FIELDS: tuple[ConnectionField, ...] = (
         "requests_per_minute", "Requests per minute", "number", "Client-side rate limit; 0 turns it off."
     ),
     ConnectionField("max_retries", "Max retries", "integer", "Retries after the first attempt.", 5),
+    ConnectionField("max_pages", "Max pages", "integer", "Page cap of one listing.", 100_000),
+    ConnectionField(
+        "concurrency", "Concurrency", "integer", "Pages in flight at once where the total is known.", 1
+    ),
 )
 
 
