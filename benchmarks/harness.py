@@ -9,11 +9,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_orders.sandbox import SandboxProcess as BaseSandboxProcess
 from airflow_provider_orders.sandbox import sandbox_env
 
 
@@ -47,32 +47,13 @@ class Row:
     verdict: str = ""
 
 
-class SandboxProcess:
-    """The sandbox in its own process, so that the server's work sits on the other core."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        self.url = json.loads(self.proc.stdout.readline())["url"]
+class SandboxProcess(BaseSandboxProcess):
+    """The sandbox in its own process, so that the server's work sits on the other core; entering it points
+    every ``<vendor>_default`` connection of this process at it."""
 
     def __enter__(self) -> SandboxProcess:
         os.environ.update(sandbox_env(self.url))
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-    def control(self, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
 
 
 def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Callable[[], None] | None = None,

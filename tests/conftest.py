@@ -29,6 +29,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402
+from airflow_provider_orders.sandbox import SandboxProcess as BaseSandboxProcess  # noqa: E402
 
 ORDERS = 230  # not a multiple of any page size used, so every listing ends on a short page
 
@@ -98,32 +99,7 @@ def use_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, **extra: dict
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
 
-class SandboxProcess:
-    """The sandbox in its own process (``python -m airflow_provider_orders.sandbox``), on a free port."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        self.url = json.loads(self.proc.stdout.readline())["url"]
-
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-    def control(self, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
+class SandboxProcess(BaseSandboxProcess):
     def connections_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         for conn_id, conn in sandbox_connections(self.url).items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))

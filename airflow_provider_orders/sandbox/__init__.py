@@ -14,9 +14,10 @@ import json
 from typing import Any
 
 from airflow_provider_orders.sandbox import credentials
+from airflow_provider_orders.sandbox.process import SandboxProcess
 from airflow_provider_orders.sandbox.server import Fault, Sandbox, SandboxConfig
 
-__all__ = ["Fault", "Sandbox", "SandboxConfig", "sandbox_connections", "sandbox_env"]
+__all__ = ["Fault", "Sandbox", "SandboxConfig", "SandboxProcess", "sandbox_connections", "sandbox_env"]
 
 
 def sandbox_connections(url: str) -> dict[str, dict[str, Any]]:

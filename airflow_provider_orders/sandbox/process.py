@@ -1,0 +1,44 @@
+"""The sandbox in its own process: for tests and benchmarks that must not share a GIL with it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from typing import Any
+
+
+class SandboxProcess:
+    """Runs ``python -m airflow_provider_orders.sandbox --port 0 <args>`` and stops it on exit.
+
+    :param args: sandbox command-line options, for example ``"--orders", "1000"``.
+    """
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url: str = json.loads(self.proc.stdout.readline())["url"]
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def control(self, path: str, body: Any = None) -> Any:
+        """Call a ``/_sandbox`` control endpoint (POST when ``body`` is given)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
