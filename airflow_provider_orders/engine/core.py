@@ -283,9 +283,7 @@ class OrdersEngine:
         pages = received = emitted = 0
         total: int | None = None
         started = last_report = time.monotonic()
-        can_stop_early = plan.max_orders is not None or (
-            plan.sort is not None and (plan.since is not None or plan.until is not None)
-        )
+        can_stop_early = plan.can_stop_early
         read_ahead = read_ahead and not can_stop_early
         planned: deque[HttpRequest] | None = None
         in_flight: deque[Any] = deque()  # handles of forked calls, in page order
@@ -382,11 +380,7 @@ class OrdersEngine:
     def _select(plan: ListingPlan, orders: list[Order], emitted: int) -> tuple[list[Order], bool]:
         """The orders of a page to hand on, and whether the listing can stop here."""
         check = plan.client_filter
-        if (
-            check is None
-            and plan.max_orders is None
-            and (plan.sort is None or (plan.since is None and plan.until is None))
-        ):
+        if check is None and not plan.can_stop_early:
             return orders, False  # nothing to check: the common case of a full listing
         batch: list[Order] = []
         for order in orders:

@@ -170,9 +170,6 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         customer = self.scope_value(scope, "customer_id")
         return OrderLookup(request=HttpRequest("GET", f"/v3/customers/{customer}/orders/{order_id}"))
 
-    def probe_request(self) -> HttpRequest | None:
-        return None
-
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("creationDate"))
         status = str(record.get("status") or "")

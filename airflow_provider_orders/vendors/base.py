@@ -179,6 +179,13 @@ class ListingPlan:
     until: datetime | None = None
     max_orders: int | None = None
 
+    @property
+    def can_stop_early(self) -> bool:
+        """Whether a page's orders can end the listing (a bound on a sorted listing, or ``max_orders``)."""
+        return self.max_orders is not None or (
+            self.sort is not None and (self.since is not None or self.until is not None)
+        )
+
 
 @dataclass
 class OrderLookup:
