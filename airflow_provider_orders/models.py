@@ -43,8 +43,8 @@ class Order(BaseModel):
         ``1000``, ``DELIVERED`` or ``received_full``.
     :param created_at: when the order was created, tz-aware UTC; ``None`` only where the vendor has no
         date yet (an emnify order still being edited has no submit date).
-    :param updated_at: when the order last changed, tz-aware UTC (the creation time where the vendor
-        publishes no change time).
+    :param updated_at: when the order last changed, tz-aware UTC; ``None`` where the vendor publishes no
+        change time (Crayon and Adobe records have none).
     :param total_amount: the order total, or ``None`` where the vendor does not publish one.
     :param currency: ISO currency code, or ``None``.
     :param raw: the vendor record, untouched.

@@ -83,6 +83,29 @@ def expected_ids(sandbox: Sandbox, vendor: str, scope: str = "", keep: Any = Non
     return out
 
 
+def expected_records(sandbox: Sandbox, vendor: str, scope: str = "") -> list[dict[str, Any]]:
+    """Every record of ``vendor``/``scope`` the sandbox serves, one per order (per line at Crayon)."""
+    app = sandbox.vendors[vendor]
+    store = app.orders(scope)
+    return [app.record(store, i) for i in range(store.size)]
+
+
+def expected_id_list(sandbox: Sandbox, vendor: str, scope: str = "") -> list[str]:
+    """The order id of every record, sorted, repeats kept: a Crayon order with two lines counts twice."""
+    app = sandbox.vendors[vendor]
+    return sorted(app.order_id(record) for record in expected_records(sandbox, vendor, scope))
+
+
+def canonical(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_token_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shared token files (emnify) go to a directory of this test's own, never the user's cache."""
+    monkeypatch.setenv("AIRFLOW_PROVIDER_ORDERS_CACHE_DIR", str(tmp_path_factory.mktemp("tokens")))
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """A migrated SQLite metadata DB in the suite's AIRFLOW_HOME (for dag.test)."""

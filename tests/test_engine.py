@@ -194,16 +194,42 @@ def test_token_endpoint_5xx_is_retried_like_any_call() -> None:
     assert len(script.sent) == 3
 
 
-def test_adobe_retry_keeps_correlation_id_and_renews_request_id() -> None:
+@pytest.mark.parametrize("answer", [ok({}, status=503), ok({"code": "4118"}, status=429)], ids=["5xx", "429"])
+def test_adobe_retry_after_an_answer_gets_a_new_correlation_id(answer: HttpResponse) -> None:
+    # Adobe: "Upon receiving some response, the value should be reset for the next call."
     page = ok({"totalCount": 0, "items": [], "links": {}})
-    script = Script(ok({"access_token": "A"}), ok({}, status=503), page)
+    script = Script(ok({"access_token": "A"}), answer, page)
+    script.run(
+        engine(AdobeVipMarketplace).list_orders(AdobeVipMarketplace.parse_filters({"customer_id": "C"}))
+    )
+    first, retry = script.sent[1], script.sent[2]
+    assert first.headers["X-Correlation-Id"] != retry.headers["X-Correlation-Id"]
+    assert first.headers["X-Request-Id"] != retry.headers["X-Request-Id"]
+    assert retry.headers["X-Api-Key"] == "cid"
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connect"])
+def test_adobe_retry_after_no_answer_keeps_the_correlation_id(kind: str) -> None:
+    # Adobe: "In the case of a timeout, the retry call could include the same value."
+    page = ok({"totalCount": 0, "items": [], "links": {}})
+    script = Script(ok({"access_token": "A"}), TransportFailure(kind, "no answer"), page)
     script.run(
         engine(AdobeVipMarketplace).list_orders(AdobeVipMarketplace.parse_filters({"customer_id": "C"}))
     )
     first, retry = script.sent[1], script.sent[2]
     assert first.headers["X-Correlation-Id"] == retry.headers["X-Correlation-Id"]
     assert first.headers["X-Request-Id"] != retry.headers["X-Request-Id"]
-    assert retry.headers["X-Api-Key"] == "cid"
+
+
+def test_adobe_next_call_after_a_success_gets_a_new_correlation_id() -> None:
+    item = {"orderId": "1", "status": "1000", "creationDate": "2025-01-01T00:00:00Z"}
+    first_page = ok({"totalCount": 2, "items": [item], "links": {"next": {"uri": "/v3/customers/C/orders?offset=1&limit=1"}}})  # fmt: skip
+    last_page = ok({"totalCount": 2, "items": [{**item, "orderId": "2"}], "links": {}})
+    script = Script(ok({"access_token": "A"}), first_page, last_page)
+    script.run(
+        engine(AdobeVipMarketplace).list_orders(AdobeVipMarketplace.parse_filters({"customer_id": "C"}))
+    )
+    assert script.sent[1].headers["X-Correlation-Id"] != script.sent[2].headers["X-Correlation-Id"]
 
 
 def test_a_next_link_to_another_origin_is_refused_before_sending_the_token() -> None:

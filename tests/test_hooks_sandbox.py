@@ -24,7 +24,7 @@ from airflow_provider_orders.hooks.granite import GraniteAccessExpressHook
 from airflow_provider_orders.models import OrderStatus
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections
 from airflow_provider_orders.sandbox.store import ANCHOR, STEP
-from tests.conftest import ORDERS, control, expected_ids, wire
+from tests.conftest import ORDERS, canonical, control, expected_id_list, expected_ids, expected_records, wire
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +41,11 @@ IDS = [c[1] for c in CASES]
 @pytest.mark.parametrize(("hook_class", "vendor", "scope", "scope_key"), CASES, ids=IDS)
 def test_full_listing_returns_exactly_every_order(sbx: Sandbox, hook_class, vendor, scope, scope_key) -> None:
     orders = list(hook_class().iter_orders(page_size=20, **scope))
-    ids = [o.id for o in orders]
-    assert len(ids) == len(set(ids)) == ORDERS
-    assert set(ids) == expected_ids(sbx, vendor, scope_key)
+    assert len(orders) == ORDERS
+    assert sorted(canonical(o.raw) for o in orders) == sorted(
+        canonical(r) for r in expected_records(sbx, vendor, scope_key)
+    )
+    assert sorted(o.id for o in orders) == expected_id_list(sbx, vendor, scope_key)
     assert all(o.vendor == vendor and o.created_at and o.created_at.tzinfo for o in orders)
 
 
@@ -183,7 +185,7 @@ def test_a_5xx_on_one_page_is_retried_and_nothing_is_lost(
 ) -> None:
     control(sbx, "/faults", {"vendor": vendor, "kind": "status", "status": 503, "on_request": 2})
     orders = hook_class().list_orders(page_size=50, **scope)
-    assert sorted(o.id for o in orders) == sorted(expected_ids(sbx, vendor, scope_key))
+    assert sorted(o.id for o in orders) == expected_id_list(sbx, vendor, scope_key)
 
 
 def test_a_body_that_is_not_json_is_retried(sbx: Sandbox) -> None:

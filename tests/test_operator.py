@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox
-from tests.conftest import ORDERS, control, expected_ids
+from tests.conftest import ORDERS, control, expected_id_list, expected_ids
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def test_jsonl_file_holds_every_order_once(sbx: Sandbox, tmp_path: Path, vendor:
     assert len(lines) == ORDERS
     ids = [json.loads(line)["id"] for line in lines]
     key = {"crayon": "1001", "adobe_vip_marketplace": "1005000001"}.get(vendor, "")
-    assert sorted(ids) == sorted(expected_ids(sbx, vendor, key))
+    assert sorted(ids) == expected_id_list(sbx, vendor, key)
     assert result == {"uri": f"file://{target}", "count": ORDERS, "format": "jsonl", "vendor": vendor}
     assert list(target.parent.iterdir()) == [target]  # no temporary file left beside it
     (asset,) = op.outlets

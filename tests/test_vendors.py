@@ -98,6 +98,33 @@ def test_crayon_record_time_without_zone_is_utc_and_fraction_any_length() -> Non
     assert order.vendor_status == "Failed"
 
 
+def test_crayon_lines_of_one_order_have_distinct_keys_and_one_id() -> None:
+    vendor = make(Crayon)
+    line = {"OrderReferenceId": 1414, "CatalogId": "CFQ7TTC0LF8R", "Name": "M365", "Quantity": 1,
+            "Created": "2025-08-04T09:17:18.193", "OrderState": "Succeeded"}  # fmt: skip
+    first, second = vendor.normalise(line), vendor.normalise({**line, "CatalogId": "CFQ7TTC0Q3X5"})
+    assert first.id == second.id == "1414"
+    assert vendor.line_key(first) != vendor.line_key(second)
+    # The state is not part of a line's identity: it changes while the order is listed.
+    assert vendor.line_key(first) == vendor.line_key(vendor.normalise({**line, "OrderState": "Processing"}))
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [(["Succeeded", "Processing"], "Processing"), (["Succeeded", "Failed"], "Failed"),
+     (["Succeeded", "Succeeded"], "Succeeded"), (["Failed", "Processing"], "Processing")],
+)  # fmt: skip
+def test_crayon_an_order_is_as_settled_as_its_least_settled_line(states: list[str], expected: str) -> None:
+    vendor = make(Crayon)
+    lines = [vendor.normalise({"OrderReferenceId": 7, "CatalogId": f"C{n}", "Created": "2025-08-04T09:17:18",
+                               "OrderState": state, "Error": "seat limit" if state == "Failed" else None})
+             for n, state in enumerate(states)]  # fmt: skip
+    order = vendor.combine_lines(lines)
+    assert (order.id, order.vendor_status, order.status) == ("7", expected, vendor.map_status(expected))
+    assert [line["CatalogId"] for line in order.raw["Lines"]] == ["C0", "C1"]
+    assert order.raw["Error"] == ("seat limit" if "Failed" in states else None)
+
+
 def test_crayon_requires_customer_tenant_id() -> None:
     with pytest.raises(InvalidFilterError, match=r"customer_tenant_id.*required") as info:
         Crayon.parse_filters({})
@@ -119,6 +146,47 @@ def test_adobe_dates_go_on_the_wire_in_zulu() -> None:
         ("limit", "100"), ("offset", "0"), ("status", "1000"), ("status", "1002"), ("order-type", "NEW"),
         ("order-type", "RENEWAL"), ("start-date", "2024-03-01T02:00:00Z"), ("end-date", "2024-03-02T02:00:00Z"),
     ]  # fmt: skip
+
+
+def test_adobe_without_created_since_asks_for_the_whole_history() -> None:
+    # Adobe's default start-date is the customer's current term start: earlier orders would be left out.
+    request = make(AdobeVipMarketplace).plan_listing(AdobeVipMarketplace.parse_filters({"customer_id": "C1"}))
+    assert dict(request.pager.first_request().params)["start-date"] == "2000-01-01"
+    later = make(AdobeVipMarketplace, history_start_date="2019-05-01")
+    plan = later.plan_listing(later.parse_filters({"customer_id": "C1"}))
+    assert dict(plan.pager.first_request().params)["start-date"] == "2019-05-01"
+
+
+def test_adobe_status_codes_the_history_parameter_does_not_take_are_filtered_on_the_client() -> None:
+    vendor = make(AdobeVipMarketplace)
+    pushed = vendor.plan_listing(vendor.parse_filters({"customer_id": "C1", "status": ["1004", "1026"]}))
+    assert [v for k, v in pushed.pager.first_request().params if k == "status"] == ["1004", "1026"]
+    assert pushed.client_filter is None
+    # "failed" is 1004, 1020, 1022, 1024 and 1026; the parameter documents only 1000, 1002, 1004, 1026.
+    mixed = vendor.plan_listing(vendor.parse_filters({"customer_id": "C1", "status": "failed"}))
+    assert "status" not in dict(mixed.pager.first_request().params)
+    record = {"orderId": "1", "creationDate": "2019-05-02T22:49:54Z"}
+    assert mixed.client_filter is not None
+    assert [mixed.client_filter(vendor.normalise({**record, "status": code})) for code in ("1022", "1004", "1000")] == [
+        True, True, False,
+    ]  # fmt: skip
+
+
+def test_adobe_return_orders_are_selected_on_the_client() -> None:
+    vendor = make(AdobeVipMarketplace)
+    plan = vendor.plan_listing(vendor.parse_filters({"customer_id": "C1", "order_type": ["return", "NEW"]}))
+    assert "order-type" not in dict(plan.pager.first_request().params)
+    record = {"orderId": "1", "status": "1000", "creationDate": "2019-05-02T22:49:54Z"}
+    assert plan.client_filter is not None
+    assert plan.client_filter(vendor.normalise({**record, "orderType": "RETURN"}))
+    assert not plan.client_filter(vendor.normalise({**record, "orderType": "RENEWAL"}))
+
+
+def test_adobe_orders_have_no_change_time() -> None:
+    order = make(AdobeVipMarketplace).normalise(
+        {"orderId": "1", "status": "1000", "creationDate": "2019-05-02T22:49:54Z"}
+    )
+    assert order.updated_at is None
 
 
 def test_adobe_page_size_above_100_is_refused_before_any_request() -> None:
@@ -175,6 +243,50 @@ def test_granite_token_url_is_required() -> None:
         GraniteAccessExpress.parse_settings(
             "g", {"host": "https://api.example", "login": "a", "password": "b"}
         )
+
+
+def test_granite_token_request_sends_the_client_as_http_basic_by_default() -> None:
+    vendor = make(GraniteAccessExpress, login="id with:colon", password="s&cret")
+    request = vendor.token_request()
+    # RFC 6749 2.3.1: each part form-encoded, then base64.
+    assert (
+        request.headers["Authorization"] == "Basic " + base64.b64encode(b"id+with%3Acolon:s%26cret").decode()
+    )
+    assert request.form == {"grant_type": "client_credentials", "scope": "urn:grt:accessexpress"}
+    assert request.headers["Authorization"] in vendor.secrets()  # masked like the secret itself
+
+
+def test_granite_token_request_can_send_the_client_in_the_form() -> None:
+    request = make(GraniteAccessExpress, client_auth="client_secret_post").token_request()
+    assert "Authorization" not in request.headers
+    assert request.form == {"grant_type": "client_credentials", "scope": "urn:grt:accessexpress",
+                            "client_id": "cid", "client_secret": "cs"}  # fmt: skip
+
+
+def test_granite_unknown_client_auth_is_refused() -> None:
+    with pytest.raises(ConnectionConfigError, match="client_auth"):
+        make(GraniteAccessExpress, client_auth="private_key_jwt")
+
+
+def test_granite_invalid_client_hint_names_the_setting() -> None:
+    hint = make(GraniteAccessExpress).token_refused_hint("invalid_client")
+    assert "client_auth to client_secret_post" in hint
+
+
+def test_granite_created_since_is_pushed_down_and_never_drops_a_record_without_created_at() -> None:
+    vendor = make(GraniteAccessExpress)
+    plan = vendor.plan_listing(vendor.parse_filters({"created_since": "2025-01-01T00:00:00Z"}))
+    assert dict(plan.pager.first_request().params)["start_date"] == "2025-01-01T00:00:00Z"
+    assert plan.client_filter is None
+
+
+def test_granite_created_until_on_a_record_without_created_at_is_a_clear_error() -> None:
+    vendor = make(GraniteAccessExpress)
+    plan = vendor.plan_listing(vendor.parse_filters({"created_until": "2025-01-01T00:00:00Z"}))
+    assert plan.client_filter is not None
+    assert plan.client_filter(vendor.normalise({"order_number": 1, "created_at": "2024-12-31T00:00:00Z"}))
+    with pytest.raises(InvalidFilterError, match=r"created_until.*order 2 has no created_at"):
+        plan.client_filter(vendor.normalise({"order_number": 2, "status": "completed"}))
 
 
 def test_granite_defaults_to_60_requests_a_minute() -> None:
@@ -251,16 +363,81 @@ def test_emnify_status_object_and_currency_object() -> None:
 # -- Fleetio ---------------------------------------------------------------------------------------
 
 
-def test_fleetio_static_headers_and_api_version() -> None:
+def test_fleetio_static_headers_and_the_first_api_version_with_cursors_by_default() -> None:
     vendor = make(Fleetio)
     assert vendor.auth_headers(None) == {"Authorization": "Token key", "Account-Token": "acct"}
-    assert vendor.request_headers()["X-Api-Version"] == "2024-01-01"
+    # 2024-01-01 still answers purchase orders as a bare array; cursors and filters come with 2024-03-15.
+    assert vendor.request_headers()["X-Api-Version"] == "2024-03-15"
     assert vendor.token_request() is None
 
 
-def test_fleetio_old_api_version_is_refused() -> None:
-    with pytest.raises(ConnectionConfigError, match="2024-01-01 or later"):
-        make(Fleetio, api_version="2023-06-01")
+def test_fleetio_api_version_must_be_a_date() -> None:
+    with pytest.raises(ConnectionConfigError, match="api_version"):
+        make(Fleetio, api_version="latest")
+
+
+def test_fleetio_pinned_old_version_pages_by_number_from_the_first_request() -> None:
+    vendor = make(Fleetio, api_version="2024-01-01")
+    plan = vendor.plan_listing(vendor.parse_filters({"status": "closed"}))
+    assert list(plan.pager.first_request().params) == [("page", "1")]
+    assert plan.sort is None  # the old version's order is its own: no early stop on a bound
+
+
+def test_fleetio_a_bare_array_is_paged_by_number_to_the_last_page_and_marked_unfiltered() -> None:
+    pager = make(Fleetio).plan_listing(Fleetio.parse_filters({})).pager
+    assert dict(pager.first_request().params)["sort[created_at]"] == "asc"
+    headers = {
+        "X-Pagination-Current-Page": "1",
+        "X-Pagination-Total-Pages": "3",
+        "X-Pagination-Total-Count": "250",
+    }
+    first = pager.read(response([{"number": 1, "state": "draft"}], headers=headers))
+    assert (first.pushed_down, first.total) == (False, 250)
+    assert first.next_request is not None and list(first.next_request.params) == [("page", "2")]
+    assert pager.plan_rest(first) == [make(Fleetio)._numbered_request(n) for n in (2, 3)]
+    second = pager.read(response([{"number": 2}], headers={**headers, "X-Pagination-Current-Page": "2"}))
+    assert second.next_request is not None
+    last = pager.read(response([{"number": 3}], headers={**headers, "X-Pagination-Current-Page": "3"}))
+    assert last.next_request is None
+
+
+def test_fleetio_a_bare_array_without_headers_is_read_to_an_empty_page() -> None:
+    pager = make(Fleetio).plan_listing(Fleetio.parse_filters({})).pager
+    pager.first_request()
+    assert pager.read(response([{"number": 1}])).next_request is not None
+    assert pager.read(response([])).next_request is None
+
+
+def test_fleetio_every_filter_is_checked_on_the_client_for_unfiltered_pages() -> None:
+    vendor = make(Fleetio, api_version="2024-01-01")
+    plan = vendor.plan_listing(vendor.parse_filters({
+        "status": "closed", "created_since": "2025-01-01T00:00:00Z", "created_until": "2025-02-01T00:00:00Z",
+        "labels": "urgent", "number": 7,
+    }))  # fmt: skip
+    assert plan.full_filter is not None
+    match = {"number": 7, "state": "closed", "created_at": "2025-01-10T00:00:00Z", "label_list": ["urgent"]}
+    assert plan.full_filter(vendor.normalise(match))
+    for change in (
+        {"state": "draft"},
+        {"created_at": "2025-02-01T00:00:00Z"},
+        {"label_list": []},
+        {"number": 8},
+    ):
+        assert not plan.full_filter(vendor.normalise({**match, **change})), change
+
+
+def test_fleetio_a_filter_on_a_field_the_old_version_lacks_is_a_clear_error() -> None:
+    vendor = make(Fleetio, api_version="2024-01-01")
+    plan = vendor.plan_listing(vendor.parse_filters({"vendor_id": 3}))
+    assert plan.full_filter is not None
+    with pytest.raises(InvalidFilterError, match=r"'vendor_id'.*api_version to 2024-03-15 or later"):
+        plan.full_filter(vendor.normalise({"number": 1, "state": "draft"}))
+
+
+def test_fleetio_currency_comes_from_the_connection() -> None:
+    record = {"number": 1, "state": "draft", "total_amount_cents": 100}
+    assert make(Fleetio).normalise(record).currency is None
+    assert make(Fleetio, currency="EUR").normalise(record).currency == "EUR"
 
 
 def test_fleetio_filters_and_cursor() -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from airflow_provider_orders.engine.policy import (
     RetryPolicy,
     SeenIds,
+    default_token_directory,
     limiter_for,
     token_cache_for,
 )
@@ -74,7 +75,8 @@ class OrdersEngine:
         self.settings = vendor.settings
         self.retry = retry_policy or RetryPolicy(self.settings.max_retries)
         key = self._credential_key()
-        self.tokens = token_cache_for(key)
+        shared = getattr(self.settings, "token_cache", "memory") == "file"
+        self.tokens = token_cache_for(key, shared_directory=default_token_directory() if shared else None)
         self.limiter = limiter_for(key, self.settings.rate_limit)
         for secret in vendor.secrets():
             mask_secret(secret)
@@ -125,7 +127,9 @@ class OrdersEngine:
         """
         vendor = self.vendor
         api = request.kind == "api"
-        # Token endpoints (IMS, an OAuth2 server) get only their own headers, never the API's.
+        # Token endpoints (IMS, an OAuth2 server) get only their own headers, never the API's. The per-call
+        # headers (Adobe's X-Correlation-Id) are kept for a retry after no answer (a timeout, a dropped
+        # connection) and made anew once any response arrived, a 5xx or 429 included (Adobe's rule).
         call_headers = vendor.per_call_headers() if api else {}
         attempt = 0
         refreshed = False
@@ -160,11 +164,13 @@ class OrdersEngine:
             assert isinstance(reply, HttpResponse)
             response = reply
             status = response.status
+            if api:
+                call_headers = vendor.per_call_headers()
             if request.kind == "token" and vendor.token_refused(response):
                 code, message = vendor.read_error(response)
                 raise AuthenticationError(
                     f"the token endpoint refused the credentials of connection {self.settings.conn_id!r}: "
-                    f"{message}. Check the connection's login, password and secrets.",
+                    f"{message}. {vendor.token_refused_hint(code)}",
                     vendor=self.name,
                     status=status,
                     code=code,
@@ -310,7 +316,7 @@ class OrdersEngine:
                         in_flight.append((yield Fork(self.call(page.next_request))))
             orders = [self._normalise(record) for record in page.records]
             received += len(orders)
-            fresh = seen.keep_new(orders)
+            fresh = seen.keep_new(orders, self._line_keys(orders) if self.vendor.lists_order_lines else None)
             if orders and not fresh:
                 raise VendorApiError(
                     f"{label}: page {pages} repeats {len(orders)} orders already received; the API is "
@@ -320,7 +326,7 @@ class OrdersEngine:
             if len(fresh) < len(orders):
                 log.info("%s: page %d held %d orders seen earlier; kept once", self.name, pages,
                          len(orders) - len(fresh))  # fmt: skip
-            batch, stop = self._select(plan, fresh, emitted)
+            batch, stop = self._select(plan, fresh, emitted, pushed_down=page.pushed_down)
             emitted += len(batch)
             if batch:
                 yield Emit(batch)
@@ -376,16 +382,37 @@ class OrdersEngine:
                 vendor=self.name,
             ) from None
 
+    def _line_keys(self, orders: list[Order]) -> list[str]:
+        """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
+
+        Two lines alike in every field the vendor gives are both kept when they arrive on one page; a
+        line seen again on a later page (the pages shifted under new orders) is dropped.
+        """
+        counts: dict[str, int] = {}
+        keys = []
+        for order in orders:
+            key = self.vendor.line_key(order)
+            n = counts[key] = counts.get(key, 0) + 1
+            keys.append(key if n == 1 else f"{key}#{n}")
+        return keys
+
     @staticmethod
-    def _select(plan: ListingPlan, orders: list[Order], emitted: int) -> tuple[list[Order], bool]:
-        """The orders of a page to hand on, and whether the listing can stop here."""
-        check = plan.client_filter
+    def _select(
+        plan: ListingPlan, orders: list[Order], emitted: int, *, pushed_down: bool = True
+    ) -> tuple[list[Order], bool]:
+        """The orders of a page to hand on, and whether the listing can stop here.
+
+        ``pushed_down`` false: the API ignored the request's filters and sort, so every filter is
+        checked here and no bound ends the listing early (only ``max_orders`` does).
+        """
+        check = plan.client_filter if pushed_down else plan.full_filter
+        sorted_as_asked = pushed_down
         if check is None and not plan.can_stop_early:
             return orders, False  # nothing to check: the common case of a full listing
         batch: list[Order] = []
         for order in orders:
             created = order.created_at
-            if created is not None:
+            if created is not None and sorted_as_asked:
                 if plan.sort == "desc" and plan.since is not None and created < plan.since:
                     return batch, True
                 if plan.sort == "asc" and plan.until is not None and created >= plan.until:
@@ -426,22 +453,40 @@ class OrdersEngine:
         raise OrderNotFoundError(f"no order {order_id!r} in scope {dict(scope)}", vendor=self.name)
 
     def _find(self, plan: ListingPlan, order_id: str) -> Flow[Order | None]:
+        """The order ``order_id`` in a listing, or ``None``.
+
+        Where records are order lines, every line of the order is gathered: they share the order's
+        creation time, so they are adjacent in a listing sorted by it, and the search ends at the first
+        other record after them (or at the end of the listing).
+        """
         # No read-ahead: the listing usually ends at the first page that holds the order.
         listing = self.run_listing(plan, label=f"lookup of {order_id}", read_ahead=False)
+        vendor = self.vendor
+        lines: list[Order] = []
         reply: Any = None
         try:
             while True:
                 action = listing.send(reply)
                 if isinstance(action, Emit):
                     for order in action.orders:
-                        if self.vendor.order_matches_id(order, order_id):
-                            listing.close()
-                            return order
-                    reply = None
+                        if vendor.order_matches_id(order, order_id):
+                            lines.append(order)
+                            if not vendor.lists_order_lines:
+                                break
+                        elif lines:
+                            break
+                    else:
+                        reply = None
+                        continue
+                    listing.close()
+                    break
                 else:
                     reply = yield action
         except StopIteration:
+            pass
+        if not lines:
             return None
+        return vendor.combine_lines(lines) if vendor.lists_order_lines else lines[0]
 
     def test_connection(self) -> Flow[str]:
         """Fetch a token (and make one cheap call where the vendor has one); returns a message."""

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
+import hashlib
 import heapq
+import json
+import logging
+import os
 import random
 import threading
 import time
@@ -14,6 +19,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow_provider_orders.vendors.base import Token
+
+log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 900.0
 
@@ -98,17 +105,103 @@ class RateLimiter:
             return slot - now
 
 
+class TokenFile:
+    """One credential's token in a file, so that every process of this user on this machine reuses it.
+
+    For vendors that limit how often a client may authenticate (emnify: 100 authenticate calls per
+    5 minutes per IP), where each Airflow task is a new process. The file is
+    ``<directory>/<sha256 of the credential key>.json``, holding the token and its expiry as wall-clock
+    time. The directory is created ``0700`` and the file written ``0600`` under a temporary name, then
+    moved into place; a file or directory that another user could read or write is not used. Any error
+    reading or writing it only costs a new token, never the task.
+
+    :param directory: where the files live.
+    :param key: the credential key (vendor, host and a hash of the secrets; never a secret itself).
+    """
+
+    def __init__(self, directory: str, key: tuple[str, ...]) -> None:
+        self.directory = directory
+        name = hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+        self.path = os.path.join(directory, f"{name}.json")
+
+    def __repr__(self) -> str:
+        return f"TokenFile({self.path!r})"
+
+    def load(self) -> tuple[str, float] | None:
+        """The stored token and the seconds it has left, or ``None``."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not _private(info):
+                log.warning("ignoring token file %s: it is not private to this user", self.path)
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = json.loads(handle.read(65536))
+            return str(data["access_token"]), float(data["expires_at"]) - time.time()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        finally:
+            os.close(fd)
+
+    def save(self, access_token: str, lifetime: float) -> None:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            if not _private(os.stat(self.directory)):
+                log.warning("not keeping the token in %s: the directory is not private to this user",
+                            self.directory)  # fmt: skip
+                return
+            payload = json.dumps({"access_token": access_token, "expires_at": time.time() + lifetime})
+            temp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(payload)
+            os.replace(temp, self.path)
+        except OSError as exc:
+            log.warning("could not keep the token in %s (%s); each process will authenticate itself",
+                        self.directory, type(exc).__name__)  # fmt: skip
+
+    def discard(self, access_token: str | None = None) -> None:
+        """Remove the file (only if it still holds ``access_token``, when given)."""
+        if access_token is not None:
+            stored = self.load()
+            if stored is None or stored[0] != access_token:
+                return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _private(info: os.stat_result) -> bool:
+    owner = getattr(os, "getuid", lambda: info.st_uid)()
+    return info.st_uid == owner and not info.st_mode & 0o077
+
+
+def default_token_directory() -> str:
+    """Where shared token files live: ``$AIRFLOW_PROVIDER_ORDERS_CACHE_DIR``, else the user's cache."""
+    explicit = os.environ.get("AIRFLOW_PROVIDER_ORDERS_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "airflow-provider-orders", "tokens")
+
+
 class TokenCache:
     """One credential's access token, refreshed before it expires.
 
     A token is renewed when less than a tenth of its lifetime (at most 5 minutes, at least 5 seconds)
     is left, so a listing never starts a request with a token about to lapse.
+
+    :param clock: monotonic seconds.
+    :param file: where to share the token with other processes, if anywhere.
     """
 
     FETCH_CLAIM_SECONDS = 120.0
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, file: TokenFile | None = None) -> None:
         self.clock = clock
+        self.file = file
         self._token: Token | None = None
         self._renew_at = 0.0
         self._lock = threading.Lock()
@@ -134,19 +227,46 @@ class TokenCache:
     def get(self) -> str | None:
         token = self._token
         if token is None or self.clock() >= self._renew_at:
+            if self.file is not None:
+                return self._load()
             return None
         return token.access_token
 
+    def _load(self) -> str | None:
+        assert self.file is not None
+        stored = self.file.load()
+        if stored is None:
+            return None
+        access_token, left = stored
+        if left <= _renew_margin(left):
+            return None
+        self._keep(Token(access_token, left))
+        return access_token
+
     def put(self, token: Token) -> None:
-        lifetime = token.expires_in if token.expires_in is not None else 3600.0
-        margin = min(300.0, max(5.0, lifetime / 10))
+        self._keep(token)
+        if self.file is not None:
+            self.file.save(token.access_token, _lifetime(token))
+
+    def _keep(self, token: Token) -> None:
+        lifetime = _lifetime(token)
         self._token = token
-        self._renew_at = self.clock() + max(0.0, lifetime - margin)
+        self._renew_at = self.clock() + max(0.0, lifetime - _renew_margin(lifetime))
 
     def invalidate(self, access_token: str | None = None) -> None:
         """Drop the token (only if it is still ``access_token``, when given)."""
         if access_token is None or (self._token and self._token.access_token == access_token):
             self._token = None
+        if self.file is not None:
+            self.file.discard(access_token)
+
+
+def _lifetime(token: Token) -> float:
+    return token.expires_in if token.expires_in is not None else 3600.0
+
+
+def _renew_margin(lifetime: float) -> float:
+    return min(300.0, max(5.0, lifetime / 10))
 
 
 class SeenIds:
@@ -178,9 +298,15 @@ class SeenIds:
             self._recent.clear()
         return True
 
-    def keep_new(self, orders: list[Any]) -> list[Any]:
-        """The orders (anything with ``.id``) whose id was not seen, each recorded; order kept."""
-        hashes = [hash(order.id) for order in orders]
+    def keep_new(self, orders: list[Any], keys: list[str] | None = None) -> list[Any]:
+        """The orders not seen before, each recorded; order kept.
+
+        :param orders: anything with ``.id``.
+        :param keys: one key per order to de-duplicate on instead of ``.id`` (order lines).
+        """
+        if keys is None:
+            keys = [order.id for order in orders]
+        hashes = [hash(key) for key in keys]
         if not self._sorted and len(set(hashes)) == len(hashes) and self._recent.isdisjoint(hashes):
             # The usual page: all new. One set update instead of a lookup per order.
             self._recent.update(hashes)
@@ -188,7 +314,7 @@ class SeenIds:
                 self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
                 self._recent.clear()
             return orders
-        return [order for order in orders if self.add(order.id)]
+        return [order for order, key in zip(orders, keys, strict=True) if self.add(key)]
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._sorted)
@@ -208,10 +334,17 @@ def limiter_for(key: tuple[str, ...], per_minute: float) -> RateLimiter:
         return limiter
 
 
-def token_cache_for(key: tuple[str, ...]) -> TokenCache:
-    """The process-wide token cache of one credential."""
+def token_cache_for(key: tuple[str, ...], *, shared_directory: str | None = None) -> TokenCache:
+    """The process-wide token cache of one credential.
+
+    :param shared_directory: also keep the token in a :class:`TokenFile` there, for other processes.
+    """
     with _registry_lock:
-        return _tokens.setdefault(key, TokenCache())
+        cache = _tokens.get(key)
+        if cache is None:
+            file = TokenFile(shared_directory, key) if shared_directory else None
+            cache = _tokens[key] = TokenCache(file=file)
+        return cache
 
 
 def clear_registries() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,11 +44,25 @@ class ImsApp(VendorApp):
         )
 
 
+#: The values the order-history reference documents for ``status`` and ``order-type``.
+STATUS_PARAM = ("1000", "1002", "1004", "1026")
+ORDER_TYPE_PARAM = ("NEW", "TRANSFER", "RENEWAL")
+
+
 class AdobeApp(VendorApp):
+    """CPAPI v3 orders, as the order-history reference describes them.
+
+    - Without ``start-date`` a listing starts at the customer's current term (here
+      ``SandboxConfig.adobe_term_days`` before the newest order); without ``end-date`` it ends now.
+    - ``status`` takes only 1000, 1002, 1004 and 1026, and ``order-type`` only NEW, TRANSFER and
+      RENEWAL: any other value is answered 400, code 1132. Orders carry other codes (1008 cancelled,
+      1020-1024 failed) and the RETURN type all the same.
+    """
+
     name = "adobe_vip_marketplace"
     prefix = "adobe"
-    states = ("1000", "1002", "1004", "1008", "1026")
-    weights = (75, 8, 7, 6, 4)
+    states = ("1000", "1002", "1004", "1008", "1020", "1024", "1026")
+    weights = (75, 8, 7, 6, 2, 2, 4)
     live_states = ("1002", "1000", "1004")
 
     def __init__(self, sandbox: Any) -> None:
@@ -107,11 +121,17 @@ class AdobeApp(VendorApp):
                     return error(400, f"{key} must be a date or an ISO-8601 Zulu time, got {value!r}", "1132")
                 dates[key] = _parse(value)
         statuses = frozenset(request.args("status")) or None
-        if statuses and not statuses <= set(self.states):
-            return error(400, f"unknown status {sorted(statuses - set(self.states))}", "1132")
-        window = store.index_range(dates.get("start-date"), dates.get("end-date"), until_inclusive=True)
-        selection = store.select(statuses, window)
+        if statuses and not statuses <= set(STATUS_PARAM):
+            return error(
+                400, f"invalid search parameter status {sorted(statuses - set(STATUS_PARAM))}", "1132"
+            )
         types = set(request.args("order-type"))
+        if not types <= set(ORDER_TYPE_PARAM):
+            return error(400, f"invalid search parameter order-type {sorted(types - set(ORDER_TYPE_PARAM))}",
+                         "1132")  # fmt: skip
+        start = dates.get("start-date") or self._term_start(store)
+        window = store.index_range(start, dates.get("end-date"), until_inclusive=True)
+        selection = store.select(statuses, window)
         if types:
             # Few orders match a type filter in the sandbox, so it is applied by scanning.
             matching = [i for i in (selection.at(len(selection) - 1 - k) for k in range(len(selection)))
@@ -145,20 +165,25 @@ class AdobeApp(VendorApp):
     def _id_base(store: OrderSet) -> int:
         return 5_120_000_000 + (store.salt % 1000) * 1_000_000
 
+    def _term_start(self, store: OrderSet) -> datetime:
+        """The start of the customer's current term: Adobe's default ``start-date``."""
+        return store.created(store.size - 1) - timedelta(days=self.config.adobe_term_days)
+
     def _order_type(self, store: OrderSet, i: int) -> str:
-        return ("NEW", "NEW", "RENEWAL", "TRANSFER")[store.rand(i, 3) % 4]
+        return ("NEW", "NEW", "RENEWAL", "TRANSFER", "NEW", "RETURN")[store.rand(i, 3) % 6]
 
     def record(self, store: OrderSet, i: int) -> dict[str, Any]:
         r = store.rand(i, 2)
         status = store.state(i)
         order_id = str(self._id_base(store) + i)
         customer = store.scope
+        order_type = self._order_type(store, i)
         return {
             "externalReferenceId": str(700 + i),
             "orderId": order_id,
             "customerId": customer,
-            "orderType": self._order_type(store, i),
-            "referenceOrderId": "",
+            "orderType": order_type,
+            "referenceOrderId": str(self._id_base(store) + i - 1) if order_type == "RETURN" and i else "",
             "currencyCode": "USD",
             "creationDate": store.created(i).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "status": status,

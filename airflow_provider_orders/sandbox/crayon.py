@@ -1,4 +1,9 @@
-"""Crayon Cloud-iQ, emulated: password-grant tokens and the purchase-order list of a tenant."""
+"""Crayon Cloud-iQ, emulated: password-grant tokens and the purchase-order list of a tenant.
+
+A listing record is an order line, as at Crayon: about one order in four has more than one line, and
+its lines share ``OrderReferenceId`` and ``Created`` but each has its own product and state. Record ``i``
+of the store is a line; it continues the order of record ``i - 1`` unless it starts an order.
+"""
 
 from __future__ import annotations
 
@@ -83,8 +88,14 @@ class CrayonApp(VendorApp):
 
     def _search(self, store: OrderSet, term: str, descending: bool) -> list[int]:
         base = self._id_base(store)
-        if term.isdigit() and 0 <= int(term) - base < store.size:
-            return [int(term) - base]
+        start = int(term) - base if term.isdigit() else -1
+        if 0 <= start < store.size:
+            if not self._starts_order(store, start):
+                return []
+            lines = [start]
+            while lines[-1] + 1 < store.size and not self._starts_order(store, lines[-1] + 1):
+                lines.append(lines[-1] + 1)
+            return lines[::-1] if descending else lines
         order = range(store.size - 1, -1, -1) if descending else range(store.size)
         needle = term.lower()
         return [i for i in order if needle in self.record(store, i)["Name"].lower()]
@@ -93,12 +104,23 @@ class CrayonApp(VendorApp):
     def _id_base(store: OrderSet) -> int:
         return 100_000 + (store.salt % 900) * 10_000_000
 
+    @staticmethod
+    def _starts_order(store: OrderSet, i: int) -> bool:
+        """Whether line ``i`` starts an order (live orders, the newest, have one line each)."""
+        return i == 0 or i >= store.live_start - 1 or store.rand(i, 5) % 4 != 0
+
+    def _order_start(self, store: OrderSet, i: int) -> int:
+        while not self._starts_order(store, i):
+            i -= 1
+        return i
+
     def record(self, store: OrderSet, i: int) -> dict[str, Any]:
-        created = store.created(i)
+        start = self._order_start(store, i)
+        created = store.created(start)
         r = store.rand(i, 2)
         state = store.state(i)
         return {
-            "OrderReferenceId": self._id_base(store) + i,
+            "OrderReferenceId": self._id_base(store) + start,
             "CatalogId": f"CFQ7TTC0{r % 10000:04d}",
             "Name": PRODUCTS[r % len(PRODUCTS)],
             "Quantity": 1 + r % 25,

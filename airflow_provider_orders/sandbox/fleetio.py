@@ -1,4 +1,15 @@
-"""Fleetio purchase orders, emulated: static key headers, API versions, filters and keyset cursors."""
+"""Fleetio purchase orders, emulated: static key headers, API versions, filters and keyset cursors.
+
+The answer follows the ``X-Api-Version`` the request names, as Fleetio's versioned reference pages of
+``GET /api/v1/purchase_orders`` describe it:
+
+- from 2024-03-15: ``{start_cursor, next_cursor, per_page, estimated_remaining_count, filtered_by,
+  sorted_by, records}``, with ``per_page``, ``start_cursor``, ``filter[...]`` and ``sort[...]`` applied;
+- before it: a bare array of up to 100 records, newest first, paged by ``page`` with
+  ``X-Pagination-Limit``, ``X-Pagination-Current-Page``, ``X-Pagination-Total-Pages`` and
+  ``X-Pagination-Total-Count``; ``filter``, ``sort``, ``start_cursor`` and ``per_page`` are ignored, and a
+  page past the last is empty.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,11 @@ STATES = ("draft", "submitted_for_approval", "approved", "rejected", "purchased"
           "received_full", "closed")  # fmt: skip
 FILTER = re.compile(r"^filter\[(\w+)\]\[(\w+)\]$")
 MOUNTAIN = timezone(timedelta(hours=-6))
+#: From this version on the list answers cursor pages with filters and sort applied.
+CURSOR_VERSION = "2024-03-15"
+#: The version the sandbox's API key is locked to (sent when a request names none).
+KEY_VERSION = "2024-01-01"
+LEGACY_PAGE_SIZE = 100
 
 
 def problem(status: int, title: str, detail: str) -> Response:
@@ -47,9 +63,9 @@ class FleetioApp(VendorApp):
             or h.get("account-token") != credentials.FLEETIO["account_token"]
         ):
             return problem(401, "Unauthorized", "Request could not be authenticated")
-        version = h.get("x-api-version") or ""
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2024-01-01":
-            return bad_request("X-Api-Version", "cursor pagination and filters need 2024-01-01 or later")
+        version = h.get("x-api-version") or KEY_VERSION
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2023-03-01":
+            return bad_request("X-Api-Version", f"{version!r} is not an API version")
         match = re.fullmatch(r"/api/v1/purchase_orders(?:/(\d+))?/?", request.path)
         if not match or request.method != "GET":
             return problem(404, "Not Found", f"no route {request.method} {request.path}")
@@ -62,7 +78,32 @@ class FleetioApp(VendorApp):
             if 0 <= i < store.size:
                 return Response(200, self.record(store, i))
             return problem(404, "Not Found", "Purchase order not found")
+        if version < CURSOR_VERSION:
+            return self.list_numbered(request, store)
         return self.list_orders(request, store)
+
+    def list_numbered(self, request: Request, store: OrderSet) -> Response:
+        """The answer of versions before 2024-03-15: every order, newest first, 100 a page."""
+        try:
+            page = max(1, int(request.arg("page") or 1))
+        except ValueError:
+            page = 1
+        total = store.size
+        pages = -(-total // LEGACY_PAGE_SIZE)
+        first = (page - 1) * LEGACY_PAGE_SIZE
+        indices = [total - 1 - k for k in range(first, min(total, first + LEGACY_PAGE_SIZE))]
+        headers = {
+            "X-PaginationLimit": str(LEGACY_PAGE_SIZE),
+            "X-Pagination-Current-Page": str(page),
+            "X-Pagination-Total-Pages": str(pages),
+            "X-Pagination-Total-Count": str(total),
+        }
+        return Response(200, [self.legacy_record(store, i) for i in indices], headers=headers)
+
+    def legacy_record(self, store: OrderSet, i: int) -> dict[str, Any]:
+        record = self.record(store, i)
+        record["label_list"] = [label["name"] for label in record.pop("labels")]
+        return record
 
     def list_orders(self, request: Request, store: OrderSet) -> Response:
         try:
@@ -145,7 +186,7 @@ class FleetioApp(VendorApp):
             "total_amount_cents": subtotal + 1500 + subtotal // 10,
             "vendor_id": 300 + r % 12,
             "created_by_id": 40 + r % 5,
-            "labels": [],
+            "labels": [{"id": 7, "name": "urgent"}] if r % 5 == 0 else [],
             "vendor": {"name": f"Parts vendor {r % 12}", "country": "US"},
         }
 

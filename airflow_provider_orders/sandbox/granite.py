@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
 from collections import deque
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from airflow_provider_orders.sandbox import credentials
 from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
@@ -23,7 +25,12 @@ def error(status: int, message: str, code: str | None = None) -> Response:
 
 
 class GraniteAuthApp(VendorApp):
-    """The OAuth2 authorization server: ``POST /oauth2/token``."""
+    """The OAuth2 authorization server: ``POST /oauth2/token``.
+
+    Like an Okta authorization server, it takes the client's credentials only the way the client app is
+    set to (``SandboxConfig.granite_client_auth``): HTTP Basic or the form body. Credentials sent the other
+    way are answered 401 ``invalid_client``.
+    """
 
     name = "granite_access_express"
     prefix = "granite-auth"
@@ -35,13 +42,30 @@ class GraniteAuthApp(VendorApp):
         c = credentials.GRANITE
         if form.get("grant_type") != "client_credentials":
             return Response(400, {"error": "unsupported_grant_type"})
-        if form.get("client_id") != c["client_id"] or form.get("client_secret") != c["client_secret"]:
-            return Response(401, {"error": "invalid_client"})
+        if self.config.granite_client_auth == "client_secret_basic":
+            client_id, client_secret = _basic(request.headers.get("authorization", ""))
+        else:
+            client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        if client_id != c["client_id"] or client_secret != c["client_secret"]:
+            return Response(401, {"error": "invalid_client", "error_description": "Client authentication "
+                                  "failed. Either the client or the client credentials are invalid."})  # fmt: skip
         if "urn:grt:accessexpress" not in (form.get("scope") or "").split():
             return Response(400, {"error": "invalid_scope"})
-        token = self.sandbox.tokens.issue(self.name, form["client_id"])
+        token = self.sandbox.tokens.issue(self.name, client_id)
         return Response(200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.config.token_ttl),
                               "scope": "urn:grt:accessexpress"})  # fmt: skip
+
+
+def _basic(header: str) -> tuple[str | None, str | None]:
+    """Client id and secret from ``Basic base64(urlencoded id:urlencoded secret)`` (RFC 6749 2.3.1)."""
+    if not header.startswith("Basic "):
+        return None, None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    client_id, _, secret = decoded.partition(":")
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 class GraniteApp(VendorApp):
@@ -126,7 +150,7 @@ class GraniteApp(VendorApp):
             if needle in self.record(store, selection.at(k))["order_name"].lower()
         ]
 
-    def record(self, store: OrderSet, i: int) -> dict[str, Any]:
+    def _record(self, store: OrderSet, i: int) -> dict[str, Any]:
         r = store.rand(i, 2)
         created = store.created(i)
         return {
@@ -137,7 +161,6 @@ class GraniteApp(VendorApp):
             "total_amount": round((r % 500_000) / 100 + 49.0, 2),
             "requester": f"requester{r % 7}@example.com",
             "customer_name": CUSTOMERS[r % 4],
-            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "updated_at": (created.replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "locations": [
                 {
@@ -146,6 +169,12 @@ class GraniteApp(VendorApp):
                 }
             ],
         }
+
+    def record(self, store: OrderSet, i: int) -> dict[str, Any]:
+        record = self._record(store, i)
+        if self.config.granite_created_at:
+            record["created_at"] = store.created(i).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return record
 
     def order_id(self, record: dict[str, Any]) -> str:
         return str(record["order_number"])

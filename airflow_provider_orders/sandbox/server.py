@@ -86,6 +86,12 @@ class SandboxConfig:
     :param granite_rpm: Granite's enforced requests per window (per minute by default).
     :param granite_window: the length of Granite's rate window in seconds (tests scale it down).
     :param request_log: how many requests ``/_sandbox/requests`` remembers.
+    :param granite_client_auth: how Granite's authorization server wants the client to authenticate,
+        ``client_secret_basic`` or ``client_secret_post`` (an Okta app accepts the one it is set to).
+    :param granite_created_at: whether Granite records carry ``created_at``; the field is not among the
+        documented response fields, so tests also run without it.
+    :param adobe_term_days: how long before the newest order the customer's current term started; Adobe
+        lists only that term when a request has no ``start-date``.
     """
 
     def __init__(
@@ -100,7 +106,13 @@ class SandboxConfig:
         granite_rpm: int = 60,
         granite_window: float = 60.0,
         request_log: int = 2000,
+        granite_client_auth: str = "client_secret_basic",
+        granite_created_at: bool = True,
+        adobe_term_days: float = 0.5,
     ) -> None:
+        self.granite_client_auth = granite_client_auth
+        self.granite_created_at = granite_created_at
+        self.adobe_term_days = adobe_term_days
         self.granite_window = granite_window
         self.request_log = request_log
         self.orders = orders

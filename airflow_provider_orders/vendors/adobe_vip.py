@@ -1,11 +1,15 @@
 """Adobe VIP Marketplace Partner API (CPAPI v3): a customer's order history.
 
 - Token: Adobe IMS ``POST {ims_url}/ims/token/v3``, client credentials; ``X-Api-Key`` is the client id.
-- Every request carries a new ``X-Request-Id``; ``X-Correlation-Id`` stays the same across the retries of
-  one call (idempotency).
+- Every request carries a new ``X-Request-Id``. ``X-Correlation-Id`` is kept for a retry after a timeout
+  (no answer) and made anew once any answer arrived, a 5xx or 429 included.
 - List: ``GET /v3/customers/{customer_id}/orders`` with ``limit`` (1..100), ``offset``, repeated
   ``status``/``order-type``/``offer-id`` (OR), ``start-date``/``end-date`` in Zulu time. Newest first.
-  Pages link to the next one in ``links.next.uri``.
+  Pages link to the next one in ``links.next.uri``. Without ``start-date`` Adobe answers only the
+  customer's current term, so the whole history is asked for from ``history_start_date``.
+- The ``status`` parameter takes 1000, 1002, 1004 and 1026 only, and ``order-type`` NEW, TRANSFER and
+  RENEWAL: other codes (1008, 1020, 1022, 1024) and RETURN orders are selected on the client.
+- The order resource has no change time: ``updated_at`` is ``None``.
 - Single order: ``GET /v3/customers/{customer_id}/orders/{order_id}``; unknown gives 404 code 2115.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -36,7 +41,14 @@ from airflow_provider_orders.vendors.paging import OffsetLinkPager
 
 PRODUCTION_IMS = "https://ims-na1.adobelogin.com"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations"
-ORDER_TYPES = ("NEW", "TRANSFER", "RENEWAL")
+#: Order types an order can have (a RETURN order cancels lines of a NEW or RENEWAL one) ...
+ORDER_TYPES = ("NEW", "TRANSFER", "RENEWAL", "RETURN")
+#: ... and those the order-history ``order-type`` parameter documents.
+ORDER_TYPE_PARAM = ("NEW", "TRANSFER", "RENEWAL")
+#: The codes the order-history ``status`` parameter documents; an undocumented one is answered 400, 1132.
+STATUS_PARAM = frozenset({"1000", "1002", "1004", "1026"})
+#: Before any VIP Marketplace order: the default start of a full-history listing.
+HISTORY_START = "2000-01-01"
 
 
 def _listify(value: Any) -> Any:
@@ -49,7 +61,7 @@ class AdobeVipFilters(OrderFilters):
     """Adobe VIP Marketplace filters.
 
     :param customer_id: the customer whose orders are listed (required).
-    :param order_type: ``NEW``, ``TRANSFER`` or ``RENEWAL``; one or a list (OR).
+    :param order_type: ``NEW``, ``TRANSFER``, ``RENEWAL`` or ``RETURN``; one or a list (OR).
     :param offer_id: one offer id or a list (OR).
     :param reference_order_id: orders that reference this order.
     """
@@ -81,6 +93,9 @@ class AdobeVipSettings(ConnectionSettings):
     password: SecretStr
     ims_url: str = PRODUCTION_IMS
     scopes: str = DEFAULT_SCOPES
+    #: Sent as ``start-date`` when a listing has no ``created_since``: Adobe's default is the start of
+    #: the customer's current term, which would leave out every earlier order.
+    history_start_date: date = date.fromisoformat(HISTORY_START)
 
     @field_validator("ims_url")
     @classmethod
@@ -115,6 +130,13 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         ConnectionField(
             "scopes", "Scopes", description="Comma-separated IMS scopes.", default=DEFAULT_SCOPES
         ),
+        ConnectionField(
+            "history_start_date",
+            "History start date",
+            description="start-date of a listing without created_since (Adobe's own default is the "
+            "customer's current term start). Any date before the customer's first order.",
+            default=HISTORY_START,
+        ),
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_id",)
@@ -142,14 +164,24 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         assert isinstance(filters, AdobeVipFilters)
         params: list[tuple[str, str]] = [("limit", str(filters.effective_page_size)), ("offset", "0")]
         natives = self.native_statuses(filters.status) if filters.status else frozenset()
-        params += [("status", code) for code in sorted(natives)]
-        params += [("order-type", t) for t in filters.order_type or ()]
+        # Values of one parameter are OR'ed: push them down only when Adobe documents every one.
+        status_check = None
+        if natives <= STATUS_PARAM:
+            params += [("status", code) for code in sorted(natives)]
+        else:
+            status_check = lambda o: o.vendor_status in natives
+        types = filters.order_type or []
+        type_check = None
+        if set(types) <= set(ORDER_TYPE_PARAM):
+            params += [("order-type", t) for t in types]
+        else:
+            wanted_types = set(types)
+            type_check = lambda o: o.raw.get("orderType") in wanted_types
         params += [("offer-id", o) for o in filters.offer_id or ()]
         if filters.reference_order_id:
             params.append(("reference-order-id", filters.reference_order_id))
         since, until = filters.created_since, filters.created_until
-        if since:
-            params.append(("start-date", zulu(since)))
+        params.append(("start-date", zulu(since) if since else self.settings.history_start_date.isoformat()))
         if until:
             params.append(("end-date", zulu(until)))
         first = HttpRequest("GET", f"/v3/customers/{filters.customer_id}/orders", params=tuple(params))
@@ -159,7 +191,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         search_check = (lambda o: _matches(o, search)) if search else None
         return ListingPlan(
             OffsetLinkPager(self.conn_type, first, self.settings.host),
-            all_of(window, search_check),
+            all_of(status_check, type_check, window, search_check),
             sort="desc",
             since=since,
             until=until,
@@ -180,7 +212,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
             status=self.map_status(status),
             vendor_status=status,
             created_at=created,
-            updated_at=parse_time(record.get("lastModifiedDate")) or created,
+            updated_at=None,
             total_amount=None,
             currency=record.get("currencyCode"),
             raw=record,

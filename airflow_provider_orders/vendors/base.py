@@ -7,6 +7,7 @@ reads :class:`HttpResponse` objects into pages and orders, and says what the nex
 
 from __future__ import annotations
 
+import base64
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -115,12 +116,16 @@ class Page:
     :param next_request: the request for the next page, or ``None`` at the end.
     :param total: the total number of records the vendor announced for the listing, if it did.
     :param cursor: the cursor or link that produced ``next_request`` (repeat detection).
+    :param pushed_down: whether the API applied the request's filters and sort to this page. ``False``
+        when it answered in a shape that ignores them (an older Fleetio API version): the engine then
+        applies every filter on the client and never ends the listing early on a sort it cannot trust.
     """
 
     records: list[dict[str, Any]]
     next_request: HttpRequest | None
     total: int | None = None
     cursor: str | None = None
+    pushed_down: bool = True
 
 
 class Pager(ABC):
@@ -170,6 +175,9 @@ class ListingPlan:
     :param since: inclusive lower bound on ``created_at`` (for the early stop).
     :param until: exclusive upper bound on ``created_at`` (for the early stop).
     :param max_orders: stop after this many orders.
+    :param full_filter: every filter as a client-side check, for pages the API answered without
+        applying the pushed-down ones (``Page.pushed_down`` false); ``None`` when the API always applies
+        them.
     """
 
     pager: Pager
@@ -178,6 +186,7 @@ class ListingPlan:
     since: datetime | None = None
     until: datetime | None = None
     max_orders: int | None = None
+    full_filter: Callable[[Order], bool] | None = None
 
     @property
     def can_stop_early(self) -> bool:
@@ -386,6 +395,10 @@ class Vendor(ABC):
     password_label: ClassVar[str] = "Password"
     #: Keys in ``get_order`` scope, for example ``customer_id``.
     scope_fields: ClassVar[tuple[str, ...]] = ()
+    #: Whether a listing record is one line of an order (Crayon). Several records then share
+    #: ``Order.id``: de-duplication keys on :meth:`line_key` so no distinct line is dropped, and
+    #: ``get_order`` gathers the lines of the order and :meth:`combine_lines` makes them one order.
+    lists_order_lines: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
@@ -484,6 +497,10 @@ class Vendor(ABC):
         """Read the token endpoint's answer."""
         raise NotImplementedError
 
+    def token_refused_hint(self, code: str | None) -> str:
+        """What to check when the token endpoint refused the credentials (``code``: its error code)."""
+        return "Check the connection's login, password and secrets."
+
     def token_refused(self, response: HttpResponse) -> bool:
         """Whether a token endpoint answer means the credentials are wrong (never retried)."""
         if response.status == 401:
@@ -534,6 +551,14 @@ class Vendor(ABC):
 
     def order_matches_id(self, order: Order, order_id: str) -> bool:
         return order.id == str(order_id)
+
+    def line_key(self, order: Order) -> str:
+        """What tells one line of an order from another (only where :attr:`lists_order_lines`)."""
+        return order.id
+
+    def combine_lines(self, lines: list[Order]) -> Order:
+        """One order from the lines of it that a lookup found (only where :attr:`lists_order_lines`)."""
+        return lines[0]
 
     def read_order(self, response: HttpResponse) -> Order:
         """Read a single-order response."""
@@ -589,11 +614,16 @@ class Vendor(ABC):
             )
 
 
-class ClientCredentialsVendor(Vendor):
-    """A vendor whose API takes a bearer token from an OAuth2 client-credentials grant.
+ClientAuth = Literal["client_secret_basic", "client_secret_post"]
 
-    The client id is the connection's login and the secret its password, sent form-encoded in the body
-    (RFC 6749 section 4.4). Subclasses say where the token endpoint is and which scope to ask for.
+
+class ClientCredentialsVendor(Vendor):
+    """A vendor whose API takes a bearer token from an OAuth2 client-credentials grant (RFC 6749 4.4).
+
+    The client id is the connection's login and the secret its password. They reach the token endpoint
+    the way :meth:`client_auth` says: ``client_secret_post`` in the form body, or ``client_secret_basic``
+    as HTTP Basic (RFC 6749 section 2.3.1: each part form-encoded, then base64). Subclasses say where the
+    token endpoint is and which scope to ask for.
     """
 
     @abstractmethod
@@ -602,21 +632,32 @@ class ClientCredentialsVendor(Vendor):
     @abstractmethod
     def token_scope(self) -> str: ...
 
+    def client_auth(self) -> ClientAuth:
+        """How the client authenticates at the token endpoint."""
+        return "client_secret_post"
+
+    def _basic_credentials(self) -> str:
+        s = self.settings
+        pair = f"{quote_plus(s.login or '')}:{quote_plus(s.secret(s.password))}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
     def token_request(self) -> HttpRequest:
         s = self.settings
-        return HttpRequest(
-            "POST",
-            self.token_url(),
-            headers={"Accept": "application/json"},
-            form={
-                "grant_type": "client_credentials",
-                "client_id": s.login or "",
-                "client_secret": s.secret(s.password),
-                "scope": self.token_scope(),
-            },
-            authenticated=False,
-            kind="token",
-        )
+        form = {"grant_type": "client_credentials", "scope": self.token_scope()}
+        headers = {"Accept": "application/json"}
+        if self.client_auth() == "client_secret_basic":
+            headers["Authorization"] = self._basic_credentials()
+        else:
+            form.update(client_id=s.login or "", client_secret=s.secret(s.password))
+        return HttpRequest("POST", self.token_url(), headers=headers, form=form, authenticated=False,
+                           kind="token")  # fmt: skip
+
+    def secrets(self) -> list[str]:
+        out = super().secrets()
+        if self.client_auth() == "client_secret_basic":
+            # The Basic value is as good as the secret: mask it too.
+            out.append(self._basic_credentials())
+        return out
 
     def read_token(self, response: HttpResponse) -> Token:
         body = response.json()

@@ -5,8 +5,13 @@
 - List: ``GET /api/v1/purchaserequest/orders/`` with ``customerTenantId`` (required), ``orderState``
   (1 Successful, 2 Failed, 4 Processing), ``search``, ``page``, ``pageSize``, ``sortBy``, ``sortOrder``;
   body ``{Items, TotalHits}``.
-- No single-order endpoint: an order is found with ``search`` and, failing that, by scanning newest first.
-- Times carry no zone: they are UTC.
+- A listing record is one order *line* (a product: ``CatalogId``, ``Name``, ``Quantity``, ...), as the
+  checkout takes ``orderLines``; ``OrderReferenceId`` names the order and repeats on each of its lines.
+  Every line is kept (de-duplication keys on the whole line, see :meth:`Crayon.line_key`), and
+  ``Order.id`` is the order's id.
+- No single-order endpoint: an order is found with ``search`` and, failing that, by scanning newest
+  first; its lines are gathered into one order whose state is the least settled of theirs.
+- Times carry no zone: they are UTC. Records have no change time: ``updated_at`` is ``None``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from airflow_provider_orders.vendors.paging import PageNumberPager
 LIST_PATH = "/api/v1/purchaserequest/orders/"
 TOKEN_PATH = "/api/v1/connect/token/"
 ORDER_STATE_CODES = {"Succeeded": "1", "Failed": "2", "Processing": "4"}
+#: What a listing record says of its line, besides its state and error (which change over time).
+LINE_FIELDS = ("OrderReferenceId", "CatalogId", "Name", "Quantity", "BillingCycle", "TermDuration",
+               "EmailReceiver", "Created")  # fmt: skip
 
 
 class CrayonFilters(OrderFilters):
@@ -82,6 +90,7 @@ class Crayon(Vendor):
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_tenant_id",)
+    lists_order_lines = True
     settings: CrayonSettings
 
     # -- auth --------------------------------------------------------------------------------
@@ -173,6 +182,36 @@ class Crayon(Vendor):
         everything = CrayonFilters(customer_tenant_id=int(tenant))
         return OrderLookup(listing=self.plan_listing(searched), fallback=self.plan_listing(everything))
 
+    def line_key(self, order: Order) -> str:
+        """A line is told apart by everything Crayon gives of it except its state, which changes."""
+        raw = order.raw
+        return "\x1f".join(str(raw.get(name)) for name in LINE_FIELDS)
+
+    def combine_lines(self, lines: list[Order]) -> Order:
+        """The order from its lines: in progress while any line is, else failed if any line failed.
+
+        ``raw`` is ``{OrderReferenceId, Created, OrderState, Error, Lines: [line records]}``, with the
+        first failed line's ``Error``.
+        """
+        if len(lines) == 1:
+            return lines[0]
+        states = [line.vendor_status for line in lines]
+        open_states = [s for s in states if s not in ("Succeeded", "Failed")]
+        state = open_states[0] if open_states else ("Failed" if "Failed" in states else "Succeeded")
+        errors = [line.raw.get("Error") for line in lines if line.vendor_status == "Failed"]
+        first = lines[0]
+        raw = {
+            "OrderReferenceId": first.raw.get("OrderReferenceId"),
+            "Created": first.raw.get("Created"),
+            "OrderState": state,
+            "Error": next((e for e in errors if e), None),
+            "Lines": [line.raw for line in lines],
+        }
+        return Order.from_vendor(
+            vendor=first.vendor, id=first.id, number=first.number, status=self.map_status(state),
+            vendor_status=state, created_at=first.created_at, raw=raw,
+        )  # fmt: skip
+
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("Created"), assume_utc=True)
         state = str(record.get("OrderState") or "")
@@ -181,10 +220,10 @@ class Crayon(Vendor):
             vendor="crayon",
             id=order_id,
             number=order_id,
-            status=self.STATUS_MAP.get(state, OrderStatus.UNKNOWN),
+            status=self.map_status(state),
             vendor_status=state,
             created_at=created,
-            updated_at=created,
+            updated_at=None,
             total_amount=None,
             currency=None,
             raw=record,

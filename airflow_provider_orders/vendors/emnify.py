@@ -1,7 +1,8 @@
 """emnify SIM orders (shop API).
 
 - Auth: ``POST /api/v1/authenticate`` with ``{"application_token": ...}`` gives ``{"auth_token": JWT}``
-  (240 minutes, no refresh token); the authenticate call is itself limited, so the token is cached.
+  (240 minutes, no refresh token). The authenticate call is limited to 100 calls per 5 minutes per IP,
+  so the token is cached, by default in a file every process of the user on the machine shares.
 - List: ``GET {orders_path}`` (default ``/api/v1/shop/order``) with ``page``, ``per_page``, ``q``
   (``<field><op><value>``, comma-separated, AND) and ``sort`` (``-submit_date``). Paging is driven by
   the ``X-page``/``X-pages``/``X-count`` headers; a page past the end repeats the last page.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr, field_validator
 
@@ -61,6 +62,10 @@ class EmnifyFilters(OrderFilters):
 class EmnifySettings(ConnectionSettings):
     password: SecretStr
     orders_path: str = DEFAULT_ORDERS_PATH
+    #: ``file``: every process of this user on this machine reuses one auth_token until it expires
+    #: (``POST /api/v1/authenticate`` is limited to 100 calls per 5 minutes per IP); ``memory``: each
+    #: process authenticates for itself.
+    token_cache: Literal["file", "memory"] = "file"
 
     @field_validator("orders_path")
     @classmethod
@@ -91,6 +96,13 @@ class Emnify(Vendor):
             "Orders path",
             description="List path of the shop API.",
             default=DEFAULT_ORDERS_PATH,
+        ),
+        ConnectionField(
+            "token_cache",
+            "Token cache",
+            description="file: processes on one machine share the auth_token until it expires (emnify "
+            "allows 100 authentications per 5 minutes per IP); memory: each process authenticates.",
+            default="file",
         ),
         *COMMON_FIELDS,
     )

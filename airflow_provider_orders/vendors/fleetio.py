@@ -1,21 +1,28 @@
-"""Fleetio purchase orders (API v1, version 2024-01-01 or later).
+"""Fleetio purchase orders (API v1, date-versioned).
 
-- Auth: static ``Authorization: Token <API key>`` and ``Account-Token`` headers; ``X-Api-Version``
-  selects cursor pages and filters.
-- List: ``GET /api/v1/purchase_orders`` with ``per_page`` (2..100), ``start_cursor``,
+- Auth: static ``Authorization: Token <API key>`` and ``Account-Token`` headers. An API key is locked to
+  the version of the day it was created; ``X-Api-Version`` overrides it per request, and this provider
+  always sends the connection's ``api_version`` (default 2024-03-15).
+- List ``GET /api/v1/purchase_orders``, from version 2024-03-15: ``per_page`` (2..100), ``start_cursor``,
   ``filter[state][include]=a,b``, ``filter[created_at][gte|lt]=...``, ``filter[vendor_id][eq]=...``,
-  ``sort[created_at]=asc``; the body's ``next_cursor`` is null at the end.
+  ``sort[created_at]=asc``; the body ``{records, next_cursor, ...}`` has ``next_cursor`` null at the end.
+- Before 2024-03-15 the same path answers a bare array of up to 100 records, paged by ``page`` with
+  ``X-Pagination-*`` headers, and ignores filters and sort: the pager reads either shape, and every
+  filter is then applied on the client.
 - Single order: ``GET /api/v1/purchase_orders/{number}``: the key is the PO number, not the id.
+- Amounts are in cents of the account's currency; a purchase order names no currency, so ``currency``
+  comes from the connection (extra ``currency``) or stays ``None``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 
+from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import (
     COMMON_FIELDS,
@@ -28,13 +35,17 @@ from airflow_provider_orders.vendors.base import (
     OrderLookup,
     Vendor,
     all_of,
+    in_window,
     parse_time,
     zulu,
 )
-from airflow_provider_orders.vendors.paging import CursorPager
+from airflow_provider_orders.vendors.paging import CursorOrNumberedPager
 
 LIST_PATH = "/api/v1/purchase_orders"
-DEFAULT_API_VERSION = "2024-01-01"
+#: The first version whose purchase-order reference documents cursors, filters and sort (and the
+#: newest this provider's reading of the reference has checked).
+CURSOR_API_VERSION = "2024-03-15"
+DEFAULT_API_VERSION = CURSOR_API_VERSION
 # Filters Fleetio takes as filter[<name>][eq]=<value>.
 EQ_FILTERS = (
     "vendor_id",
@@ -80,13 +91,12 @@ class FleetioSettings(ConnectionSettings):
     password: SecretStr
     account_token: SecretStr
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
-    @field_validator("api_version")
-    @classmethod
-    def _recent(cls, value: str) -> str:
-        if value < DEFAULT_API_VERSION:
-            raise ValueError(f"must be {DEFAULT_API_VERSION} or later: cursor pages and filters need it")
-        return value
+    @property
+    def has_cursors(self) -> bool:
+        """Whether the configured version answers cursor pages with filters and sort applied."""
+        return self.api_version >= CURSOR_API_VERSION
 
 
 class Fleetio(Vendor):
@@ -109,7 +119,16 @@ class Fleetio(Vendor):
     connection_fields = (
         ConnectionField("account_token", "Account token", sensitive=True),
         ConnectionField(
-            "api_version", "API version", description="2024-01-01 or later.", default=DEFAULT_API_VERSION
+            "api_version",
+            "API version",
+            description="Sent as X-Api-Version. 2024-03-15 and later list with cursors and filters on "
+            "the server; older versions are paged by number and filtered here.",
+            default=DEFAULT_API_VERSION,
+        ),
+        ConnectionField(
+            "currency",
+            "Currency",
+            description="ISO code of the account's currency (purchase orders name none), e.g. USD.",
         ),
         *COMMON_FIELDS,
     )
@@ -146,18 +165,63 @@ class Fleetio(Vendor):
             params.append(("start_cursor", cursor))
         return HttpRequest("GET", LIST_PATH, params=tuple(params))
 
+    def _numbered_request(self, page: int) -> HttpRequest:
+        return HttpRequest("GET", LIST_PATH, params=(("page", str(page)),))
+
     def plan_listing(self, filters: OrderFilters) -> ListingPlan:
         assert isinstance(filters, FleetioFilters)
         needle = filters.search.lower() if filters.search else None
         search_check = (lambda o: _matches(o, needle)) if needle else None
+        cursors = self.settings.has_cursors
+        pager = CursorOrNumberedPager(
+            self.conn_type,
+            lambda cursor: self._request(filters, cursor),
+            self._numbered_request,
+            numbered_first=not cursors,
+        )
         return ListingPlan(
-            CursorPager(self.conn_type, lambda cursor: self._request(filters, cursor)),
+            pager,
             all_of(search_check),
-            sort="asc",
+            # An older version sorts as it likes: no early stop on a bound there.
+            sort="asc" if cursors else None,
             since=filters.created_since,
             until=filters.created_until,
             max_orders=filters.max_orders,
+            full_filter=all_of(self._client_checks(filters), search_check),
         )
+
+    def _client_checks(self, filters: FleetioFilters) -> Callable[[Order], bool] | None:
+        """Every pushed-down filter as a check on the record, for versions that ignore them."""
+        natives = self.native_statuses(filters.status) if filters.status else None
+        since, until, updated = filters.created_since, filters.created_until, filters.updated_since
+        equal = {
+            name: str(getattr(filters, name)) for name in EQ_FILTERS if getattr(filters, name) is not None
+        }
+        labels = set(filters.labels or ())
+        if not (natives or since or until or updated or equal or labels):
+            return None
+        version = self.settings.api_version
+
+        def check(order: Order) -> bool:
+            raw = order.raw
+            if natives is not None and order.vendor_status not in natives:
+                return False
+            if (since or until) and not in_window(order, since, until):
+                return False
+            if updated is not None and (order.updated_at is None or order.updated_at < updated):
+                return False
+            for name, wanted in equal.items():
+                if name not in raw:
+                    raise InvalidFilterError(
+                        f"filter {name!r}: purchase orders of API version {version} have no {name!r} to "
+                        f"filter on; set the connection's api_version to {CURSOR_API_VERSION} or later",
+                        vendor=self.conn_type,
+                    )
+                if str(raw[name]) != wanted:
+                    return False
+            return not labels or bool(labels & _label_names(raw))
+
+        return check
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
         return OrderLookup(request=HttpRequest("GET", f"{LIST_PATH}/{order_id}"))
@@ -177,7 +241,7 @@ class Fleetio(Vendor):
             created_at=parse_time(record.get("created_at")),
             updated_at=parse_time(record.get("updated_at")),
             total_amount=(Decimal(int(cents)) / 100) if cents is not None else None,
-            currency=record.get("currency"),
+            currency=self.settings.currency,
             raw=record,
         )
 
@@ -193,6 +257,12 @@ class Fleetio(Vendor):
             ]
             return None, "; ".join(parts) or "invalid request"
         return super().read_error(response)
+
+
+def _label_names(raw: dict[str, Any]) -> set[str]:
+    """Label names: ``labels`` objects (2024-03-15 on) or the ``label_list`` strings of older versions."""
+    names = {str(label.get("name")) for label in raw.get("labels") or () if isinstance(label, dict)}
+    return names | {str(name) for name in raw.get("label_list") or ()}
 
 
 def _matches(order: Order, needle: str) -> bool:

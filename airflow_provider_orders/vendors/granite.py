@@ -1,7 +1,13 @@
 """Granite360 AccessExpress: a customer's orders.
 
 - Token: OAuth2 client credentials at the connection's ``token_url`` (production URLs are not public),
-  scope ``urn:grt:accessexpress``.
+  scope ``urn:grt:accessexpress``. The staging token URL is an Okta-style authorization server; the
+  client authenticates with HTTP Basic (``client_secret_basic``, the method RFC 6749 requires every
+  server to support) or in the form body (``client_secret_post``), as the extra ``client_auth`` says.
+- ``created_at`` is not among the documented response fields (only ``start_date``, "created on or
+  after", and the default sort on it are): ``created_since`` is pushed down as ``start_date`` and never
+  checked on the client; ``created_until`` is checked on the client, and a record without
+  ``created_at`` then raises instead of being dropped.
 - List: ``GET /api/v1/ordersAccessExpress`` with ``page`` (from 1), ``page_size`` (1..100), ``status``
   (comma-separated), ``requester``, ``start_date`` (on or after), ``search``, ``sort_field``,
   ``sort_order``, ``granted_tenant_macnum``. The envelope is not published: a bare array or an object
@@ -13,13 +19,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
+from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import (
     COMMON_FIELDS,
+    ClientAuth,
     ClientCredentialsVendor,
     ConnectionField,
     ConnectionSettings,
@@ -27,8 +36,6 @@ from airflow_provider_orders.vendors.base import (
     ListingPlan,
     OrderFilters,
     OrderLookup,
-    all_of,
-    in_window,
     parse_time,
     to_decimal,
     zulu,
@@ -66,6 +73,7 @@ class GraniteSettings(ConnectionSettings):
     token_url: str
     scope: str = DEFAULT_SCOPE
     granted_tenant_macnum: str | None = None
+    client_auth: ClientAuth = "client_secret_basic"
 
     @field_validator("token_url")
     @classmethod
@@ -97,6 +105,14 @@ class GraniteAccessExpress(ClientCredentialsVendor):
         ConnectionField("token_url", "Token URL", description="OAuth2 token endpoint (required)."),
         ConnectionField("scope", "Scope", default=DEFAULT_SCOPE),
         ConnectionField(
+            "client_auth",
+            "Client authentication",
+            description="How the client id and secret reach the token URL: client_secret_basic (HTTP "
+            "Basic, the default) or client_secret_post (form body). Use what your authorization server's "
+            "app is set to.",
+            default="client_secret_basic",
+        ),
+        ConnectionField(
             "granted_tenant_macnum", "Granted tenant macnum", description="Act for a sub-tenant."
         ),
         *COMMON_FIELDS,
@@ -109,6 +125,19 @@ class GraniteAccessExpress(ClientCredentialsVendor):
 
     def token_scope(self) -> str:
         return self.settings.scope
+
+    def client_auth(self) -> ClientAuth:
+        return self.settings.client_auth
+
+    def token_refused_hint(self, code: str | None) -> str:
+        if code != "invalid_client":
+            return super().token_refused_hint(code)
+        other = "client_secret_post" if self.client_auth() == "client_secret_basic" else "client_secret_basic"
+        return (
+            "Check the client id and secret. If they are right, the authorization server expects the "
+            f"other client authentication method: set the connection extra client_auth to {other} "
+            f"(it is {self.client_auth()})."
+        )
 
     def _request(self, filters: GraniteFilters, page: int, size: int) -> HttpRequest:
         params: list[tuple[str, str]] = [("page", str(page)), ("page_size", str(size))]
@@ -131,15 +160,25 @@ class GraniteAccessExpress(ClientCredentialsVendor):
         assert isinstance(filters, GraniteFilters)
         size = filters.effective_page_size
         until = filters.created_until
-        window = (lambda o: in_window(o, None, until)) if until else None
+        window = (lambda o: self._created_before(o, until)) if until else None
         return ListingPlan(
             ShortPagePager(self.conn_type, lambda page: self._request(filters, page, size), size),
-            all_of(window),
+            window,
             sort="asc",
             since=filters.created_since,
             until=until,
             max_orders=filters.max_orders,
         )
+
+    def _created_before(self, order: Order, until: datetime) -> bool:
+        if order.created_at is None:
+            raise InvalidFilterError(
+                f"filter 'created_until': order {order.id} has no created_at (Granite does not document "
+                "the field), so the bound cannot be applied; drop created_until, or filter the listing "
+                "downstream",
+                vendor=self.conn_type,
+            )
+        return order.created_at < until
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
         filters = GraniteFilters(
@@ -157,7 +196,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
             status=self.map_status(status),
             vendor_status=status,
             created_at=created,
-            updated_at=parse_time(record.get("updated_at"), assume_utc=True) or created,
+            updated_at=parse_time(record.get("updated_at"), assume_utc=True),
             total_amount=to_decimal(record.get("total_amount")),
             currency=record.get("currency"),
             raw=record,

@@ -238,3 +238,78 @@ class CursorPager(Pager):
         if not cursor:
             return Page(records, None, None)
         return Page(records, self.request_for_cursor(str(cursor)), None, cursor=str(cursor))
+
+
+class CursorOrNumberedPager(Pager):
+    """Keyset cursors where the API answers an object, page numbers where it answers a bare array.
+
+    Fleetio answers ``GET /api/v1/purchase_orders`` in the shape of the API version the request names:
+    from 2024-03-15 an object ``{records, next_cursor, ...}`` with the filters and sort applied; before
+    it, a bare array of up to 100 records, paged by ``page`` with ``X-Pagination-Current-Page``,
+    ``X-Pagination-Total-Pages`` and ``X-Pagination-Total-Count`` headers, filters and sort ignored.
+    Each answer's shape decides how to go on, so a version mismatch never ends a listing after one page:
+    numbered pages are read to the last page the headers announce (or to an empty page where they are
+    missing) and marked ``pushed_down=False``, so that the engine applies every filter itself.
+
+    :param request_for_cursor: the keyset request (``None``: the first page).
+    :param request_for_page: the numbered request for page ``n``.
+    :param numbered_first: start with ``request_for_page(1)`` (the configured version is the old one).
+    """
+
+    CURRENT = ("x-pagination-current-page",)
+    PAGES = ("x-pagination-total-pages",)
+    COUNT = ("x-pagination-total-count",)
+
+    def __init__(
+        self,
+        vendor: str,
+        request_for_cursor: Callable[[str | None], HttpRequest],
+        request_for_page: Callable[[int], HttpRequest],
+        *,
+        numbered_first: bool = False,
+        items_key: str = "records",
+        cursor_key: str = "next_cursor",
+    ) -> None:
+        self.vendor = vendor
+        self.request_for_cursor = request_for_cursor
+        self.request_for_page = request_for_page
+        self.numbered_first = numbered_first
+        self.items_keys = (items_key,)
+        self.cursor_key = cursor_key
+        self.page = 1
+        self.pages: int | None = None
+
+    def first_request(self) -> HttpRequest:
+        self.page = 1
+        return self.request_for_page(1) if self.numbered_first else self.request_for_cursor(None)
+
+    def read(self, response: HttpResponse) -> Page:
+        body = _json(response, self.vendor)
+        records = self.records_of(response)
+        if isinstance(body, list):
+            return self._numbered(response, records)
+        cursor = body.get(self.cursor_key) if isinstance(body, dict) else None
+        if not cursor:
+            return Page(records, None, None)
+        return Page(records, self.request_for_cursor(str(cursor)), None, cursor=str(cursor))
+
+    def _numbered(self, response: HttpResponse, records: list[dict[str, Any]]) -> Page:
+        current = _int(response.header(*self.CURRENT), "X-Pagination-Current-Page", self.vendor) or self.page
+        pages = _int(response.header(*self.PAGES), "X-Pagination-Total-Pages", self.vendor)
+        total = _int(response.header(*self.COUNT), "X-Pagination-Total-Count", self.vendor)
+        if current != self.page:
+            raise VendorApiError(
+                f"asked for page {self.page} but the API answered page {current}", vendor=self.vendor
+            )
+        self.pages = pages
+        done = not records or (pages is not None and current >= pages)
+        self.page = current + 1
+        nxt = None if done else self.request_for_page(self.page)
+        return Page(records, nxt, total, cursor=f"page {current}", pushed_down=False)
+
+    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+        if first.next_request is None:
+            return []
+        if first.pushed_down or self.pages is None:
+            return None  # cursors: each page names the next
+        return [self.request_for_page(n) for n in range(2, self.pages + 1)]
