@@ -144,6 +144,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "schema": {"type": ["string", "null"], "default": "openid,AdobeID,read_organizations"},
                     "description": "Comma-separated IMS scopes.",
                 },
+                "history_start_date": {
+                    "label": "History start date",
+                    "schema": {"type": ["string", "null"], "default": "2000-01-01"},
+                    "description": "start-date of a listing "
+                    "without created_since (Adobe's "
+                    "own default is the customer's "
+                    "current term start). Any date "
+                    "before the customer's first "
+                    "order.",
+                },
                 "timeout": {
                     "label": "Timeout (s)",
                     "schema": {"type": ["number", "null"], "default": 30},
@@ -199,6 +209,16 @@ PROVIDER_INFO: dict[str, Any] = {
                     "label": "Scope",
                     "schema": {"type": ["string", "null"], "default": "urn:grt:accessexpress"},
                 },
+                "client_auth": {
+                    "label": "Client authentication",
+                    "schema": {"type": ["string", "null"], "default": "client_secret_basic"},
+                    "description": "How the client id and secret reach "
+                    "the token URL: client_secret_basic "
+                    "(HTTP Basic, the default) or "
+                    "client_secret_post (form body). Use "
+                    "what your authorization server's app "
+                    "is set to.",
+                },
                 "granted_tenant_macnum": {
                     "label": "Granted tenant macnum",
                     "schema": {"type": ["string", "null"]},
@@ -251,6 +271,15 @@ PROVIDER_INFO: dict[str, Any] = {
                     "schema": {"type": ["string", "null"], "default": "/api/v1/shop/order"},
                     "description": "List path of the shop API.",
                 },
+                "token_cache": {
+                    "label": "Token cache",
+                    "schema": {"type": ["string", "null"], "default": "file"},
+                    "description": "file: processes on one machine share "
+                    "the auth_token until it expires "
+                    "(emnify allows 100 authentications "
+                    "per 5 minutes per IP); memory: each "
+                    "process authenticates.",
+                },
                 "timeout": {
                     "label": "Timeout (s)",
                     "schema": {"type": ["number", "null"], "default": 30},
@@ -299,8 +328,17 @@ PROVIDER_INFO: dict[str, Any] = {
                 },
                 "api_version": {
                     "label": "API version",
-                    "schema": {"type": ["string", "null"], "default": "2024-01-01"},
-                    "description": "2024-01-01 or later.",
+                    "schema": {"type": ["string", "null"], "default": "2024-03-15"},
+                    "description": "Sent as X-Api-Version. 2024-03-15 and "
+                    "later list with cursors and filters "
+                    "on the server; older versions are "
+                    "paged by number and filtered here.",
+                },
+                "currency": {
+                    "label": "Currency",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "ISO code of the account's currency "
+                    "(purchase orders name none), e.g. USD.",
                 },
                 "timeout": {
                     "label": "Timeout (s)",

@@ -35,7 +35,7 @@ def crayon_token(url: str) -> str:
 FLEETIO_HEADERS = {
     "Authorization": f"Token {credentials.FLEETIO['api_key']}",
     "Account-Token": credentials.FLEETIO["account_token"],
-    "X-Api-Version": "2024-01-01",
+    "X-Api-Version": "2024-03-15",
 }
 
 

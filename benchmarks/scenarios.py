@@ -181,9 +181,9 @@ def rate_limit(size: Size) -> list[Row]:
 
         def raw() -> tuple[int, int, float]:
             sb.control("/reset", {})
-            token = requests.post(conn["extra"]["token_url"], data={"grant_type": "client_credentials",
-                                  "client_id": conn["login"], "client_secret": conn["password"],
-                                  "scope": "urn:grt:accessexpress"}, timeout=30).json()["access_token"]  # fmt: skip
+            token = requests.post(conn["extra"]["token_url"], auth=(conn["login"], conn["password"]),
+                                  data={"grant_type": "client_credentials", "scope": "urn:grt:accessexpress"},
+                                  timeout=30).json()["access_token"]  # fmt: skip
             session = requests.Session()
             session.headers["Authorization"] = f"Bearer {token}"
             started = time.monotonic()

@@ -67,11 +67,13 @@ class Fault:
     """One injected fault: on the ``on_request``-th list/get request to ``vendor`` (1-based)."""
 
     vendor: str
-    kind: str  # "status", "expire_token", "invalid_json", "close"
+    kind: str  # "status", "expire_token", "invalid_json", "close", "stall"
     on_request: int = 1
     times: int = 1
     status: int = 503
     retry_after: str | None = None
+    #: For "stall": seconds to wait before answering normally (past a client's timeout).
+    seconds: float = 0.0
 
 
 class SandboxConfig:
@@ -423,4 +425,6 @@ def apply_faults(app: VendorApp, request: Request, error: Callable[[int, str], R
             return Response(200, raw=b"<html>upstream proxy error</html>")
         elif fault.kind == "close":
             return Response(200, raw=b"__close__")
+        elif fault.kind == "stall":
+            time.sleep(fault.seconds)
     return None
