@@ -20,7 +20,9 @@ from airflow_provider_orders.sandbox.server import Fault, Sandbox, SandboxConfig
 __all__ = ["Fault", "Sandbox", "SandboxConfig", "SandboxProcess", "sandbox_connections", "sandbox_env"]
 
 
-def sandbox_connections(url: str) -> dict[str, dict[str, Any]]:
+def sandbox_connections(
+    url: str, *, granite_client_auth: str = "client_secret_basic"
+) -> dict[str, dict[str, Any]]:
     """Airflow connections (as JSON-able dicts) for every vendor of a sandbox at ``url``."""
     c = credentials
     return {
@@ -35,7 +37,8 @@ def sandbox_connections(url: str) -> dict[str, dict[str, Any]]:
         },
         "granite_access_express_default": {
             "conn_type": "granite_access_express", "host": f"{url}/granite", "login": c.GRANITE["client_id"],
-            "password": c.GRANITE["client_secret"], "extra": {"token_url": f"{url}/granite-auth/oauth2/token"},
+            "password": c.GRANITE["client_secret"], "extra": {"token_url": f"{url}/granite-auth/oauth2/token",
+                                                       "client_auth": granite_client_auth},
         },
         "emnify_default": {
             "conn_type": "emnify", "host": f"{url}/emnify", "password": c.EMNIFY["application_token"],
@@ -47,9 +50,9 @@ def sandbox_connections(url: str) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
-def sandbox_env(url: str) -> dict[str, str]:
+def sandbox_env(url: str, *, granite_client_auth: str = "client_secret_basic") -> dict[str, str]:
     """``AIRFLOW_CONN_*`` environment variables for every vendor of a sandbox at ``url``."""
     return {
         f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)
-        for conn_id, conn in sandbox_connections(url).items()
+        for conn_id, conn in sandbox_connections(url, granite_client_auth=granite_client_auth).items()
     }

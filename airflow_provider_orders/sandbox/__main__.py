@@ -22,16 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--granite-rpm", type=int, default=60, help="Granite's enforced requests per minute")
     parser.add_argument("--granite-window", type=float, default=60.0, help="Granite's rate window (s)")
     parser.add_argument("--request-log", type=int, default=2000, help="requests /_sandbox/requests keeps")
+    parser.add_argument("--granite-client-auth", choices=("client_secret_basic", "client_secret_post"),
+                        default="client_secret_basic", help="how Granite's token URL wants the client id and secret")  # fmt: skip
+    parser.add_argument("--granite-no-created-at", action="store_true",
+                        help="leave Granite's undocumented created_at out of its records")  # fmt: skip
+    parser.add_argument("--adobe-term-days", type=float, default=0.5,
+                        help="days of history Adobe lists when a request has no start-date (default 0.5)")  # fmt: skip
     parser.add_argument("--print-env", action="store_true", help="print AIRFLOW_CONN_* exports and exit")
     args = parser.parse_args(argv)
     config = SandboxConfig(
         orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
         latency_ms=args.latency_ms, token_ttl=args.token_ttl, granite_rpm=args.granite_rpm,
         granite_window=args.granite_window, request_log=args.request_log,
+        granite_client_auth=args.granite_client_auth, granite_created_at=not args.granite_no_created_at,
+        adobe_term_days=args.adobe_term_days,
     )  # fmt: skip
     sandbox = Sandbox(config, host=args.host, port=args.port)
     if args.print_env:
-        for key, value in sandbox_env(sandbox.url).items():
+        for key, value in sandbox_env(sandbox.url, granite_client_auth=args.granite_client_auth).items():
             print(f"export {key}='{value}'")
         sandbox.stop()
         return 0

@@ -251,6 +251,7 @@ class Sandbox:
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def url(self) -> str:
@@ -266,10 +267,13 @@ class Sandbox:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # shutdown() waits for a serve_forever() loop: only ask it of a server that ran one.
+        if self._thread is not None or self._serving:
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> Sandbox:
