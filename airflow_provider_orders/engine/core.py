@@ -75,8 +75,8 @@ class OrdersEngine:
         self.settings = vendor.settings
         self.retry = retry_policy or RetryPolicy(self.settings.max_retries)
         key = self._credential_key()
-        shared = getattr(self.settings, "token_cache", "memory") == "file"
-        self.tokens = token_cache_for(key, shared_directory=default_token_directory() if shared else None)
+        shared = default_token_directory() if vendor.shares_token_between_processes() else None
+        self.tokens = token_cache_for(key, shared_directory=shared)
         self.limiter = limiter_for(key, self.settings.rate_limit)
         for secret in vendor.secrets():
             mask_secret(secret)
@@ -406,13 +406,12 @@ class OrdersEngine:
         checked here and no bound ends the listing early (only ``max_orders`` does).
         """
         check = plan.client_filter if pushed_down else plan.full_filter
-        sorted_as_asked = pushed_down
         if check is None and not plan.can_stop_early:
             return orders, False  # nothing to check: the common case of a full listing
         batch: list[Order] = []
         for order in orders:
             created = order.created_at
-            if created is not None and sorted_as_asked:
+            if created is not None and pushed_down:
                 if plan.sort == "desc" and plan.since is not None and created < plan.since:
                     return batch, True
                 if plan.sort == "asc" and plan.until is not None and created >= plan.until:
@@ -484,9 +483,7 @@ class OrdersEngine:
                     reply = yield action
         except StopIteration:
             pass
-        if not lines:
-            return None
-        return vendor.combine_lines(lines) if vendor.lists_order_lines else lines[0]
+        return vendor.combine_lines(lines) if lines else None
 
     def test_connection(self) -> Flow[str]:
         """Fetch a token (and make one cheap call where the vendor has one); returns a message."""

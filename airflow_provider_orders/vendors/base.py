@@ -552,12 +552,17 @@ class Vendor(ABC):
     def order_matches_id(self, order: Order, order_id: str) -> bool:
         return order.id == str(order_id)
 
+    def shares_token_between_processes(self) -> bool:
+        """Whether the access token is kept where every process of the user on this machine finds it
+        (``engine.policy.TokenFile``): for vendors that limit how often a client may authenticate."""
+        return False
+
     def line_key(self, order: Order) -> str:
         """What tells one line of an order from another (only where :attr:`lists_order_lines`)."""
         return order.id
 
     def combine_lines(self, lines: list[Order]) -> Order:
-        """One order from the lines of it that a lookup found (only where :attr:`lists_order_lines`)."""
+        """The order a lookup found, from its lines (one, unless :attr:`lists_order_lines`)."""
         return lines[0]
 
     def read_order(self, response: HttpResponse) -> Order:

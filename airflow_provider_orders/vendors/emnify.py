@@ -125,6 +125,9 @@ class Emnify(Vendor):
         token = str(body["auth_token"])
         return Token(token, _jwt_lifetime(token) or TOKEN_LIFETIME)
 
+    def shares_token_between_processes(self) -> bool:
+        return self.settings.token_cache == "file"
+
     def auth_headers(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
