@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
-from airflow.sdk import CronDataIntervalTimetable, dag
+from airflow.sdk import dag
 
+from airflow_provider_orders.compat import CronDataIntervalTimetable  # airflow.sdk's, on Airflow 3.1+
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 
 EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")

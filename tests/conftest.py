@@ -34,6 +34,31 @@ from airflow_provider_orders.sandbox import SandboxProcess as BaseSandboxProcess
 ORDERS = 230  # not a multiple of any page size used, so every listing ends on a short page
 
 
+def _airflow_release() -> tuple[int, int]:
+    import airflow
+
+    major, minor = airflow.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+AIRFLOW_RELEASE = _airflow_release()
+#: Per-vendor connection forms come from the provider's ``conn-fields``, which Airflow reads from 3.2 on;
+#: 3.0 and 3.1 build forms only from WTForms widgets, and a plain install has no WTForms.
+needs_conn_fields = pytest.mark.skipif(
+    AIRFLOW_RELEASE < (3, 2),
+    reason="Airflow < 3.2 reads no conn-fields: the connection form is Airflow's generic one (README)",
+)
+#: dag.test() runs tasks through Airflow's in-process Execution API. On 3.2 that API does not start with
+#: the web libraries pip resolves today (``KeyError: 'svcs_registry'`` on every task call; 3.3 reworked
+#: its start-up), and the release's published constraints that would pin them are out of reach here.
+#: The same DAGs run on 3.2 under a real scheduler and triggerer (tests/test_airflow_running.py).
+needs_dag_test = pytest.mark.skipif(
+    AIRFLOW_RELEASE == (3, 2),
+    reason="Airflow 3.2's in-process Execution API fails to start with today's libraries (README); "
+    "the DAGs run under a real scheduler instead",
+)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registries() -> Iterator[None]:
     clear_registries()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_orders.sandbox import sandbox_env
-from tests.conftest import EXAMPLE_DAGS, SandboxProcess, free_port
+from tests.conftest import EXAMPLE_DAGS, SandboxProcess, free_port, needs_conn_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +124,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Airflow,
             airflow.stop()
 
 
+@needs_conn_fields
 def test_the_ui_connection_form_has_each_types_own_fields_and_labels(running: tuple[Airflow, Any]) -> None:
     airflow, _ = running
     meta = {h["connection_type"]: h for h in airflow.request("GET", "/ui/connections/hook_meta")}
@@ -181,3 +182,32 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
     final = airflow.request("GET", f"{ti_path}/xcomEntries/return_value")["value"]
     final = json.loads(final) if isinstance(final, str) else final
     assert final["status"] == "completed" and final["vendor_status"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "logical_date"),
+    [("orders_daily_export", "2026-01-01T00:00:00Z"), ("orders_tenant_fanout", None)],
+)
+def test_the_export_dags_run_under_the_scheduler(
+    running: tuple[Airflow, SandboxProcess], dag_id: str, logical_date: str | None
+) -> None:
+    airflow, _ = running
+    airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}"), 120, "the DAG to be parsed")
+    airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    run = airflow.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date})
+    run_id = run["dag_run_id"]
+
+    def finished() -> str | None:
+        state = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    assert airflow.wait_for(finished, 300, f"{dag_id} to finish") == "success"
+    out = Path(airflow.env["ORDERS_EXPORT_BASE"].removeprefix("file://"))
+    if dag_id == "orders_daily_export":
+        # 50 orders 7 minutes apart up to 2026-01-01T00:00, which belongs to the next day: 49 a vendor.
+        for vendor in ("adobe_vip_marketplace", "granite_access_express", "emnify", "fleetio"):
+            assert len((out / "2025-12-31" / f"{vendor}.jsonl").read_text().splitlines()) == 49, vendor
+        assert (out / "2025-12-31" / "crayon.jsonl").read_text().strip()
+    else:
+        lines = {t: (out / "tenants" / f"{t}.jsonl").read_text().splitlines() for t in (1001, 1002, 1003)}
+        assert all(len(v) == 50 for v in lines.values()), {t: len(v) for t, v in lines.items()}

@@ -14,9 +14,16 @@ import pytest
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig
 from airflow_provider_orders.sandbox.store import ANCHOR
-from tests.conftest import EXAMPLE_DAGS, ORDERS, expected_id_list, use_sandbox
+from tests.conftest import (
+    AIRFLOW_RELEASE,
+    EXAMPLE_DAGS,
+    ORDERS,
+    expected_id_list,
+    needs_dag_test,
+    use_sandbox,
+)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, needs_dag_test]
 
 SCOPES = {"crayon": "1001", "adobe_vip_marketplace": "1005000001", "granite_access_express": "", "emnify": "",
           "fleetio": ""}  # fmt: skip
@@ -139,7 +146,17 @@ def test_tenant_fanout_maps_one_task_per_tenant(
     assert xcom(run, "summarize") == {"files": 3, "orders": 3 * ORDERS}
 
 
-@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "poke",
+        pytest.param("reschedule", marks=pytest.mark.skipif(
+            AIRFLOW_RELEASE < (3, 1),
+            reason="Airflow 3.0's dag.test() hands a reschedule sensor its first start as a string "
+            "(TypeError in BaseSensorOperator.execute); fixed in 3.1 (README)",
+        )),
+    ],
+)  # fmt: skip
 def test_sensor_waits_in_poke_and_reschedule_mode(
     airflow_db: str, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:

@@ -268,7 +268,7 @@ def test_query_strings_hold_no_secret(sbx: Sandbox) -> None:
 
 
 def test_tokens_are_registered_with_the_secrets_masker(sbx: Sandbox) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.providers.common.compat.sdk import redact
 
     hook = CrayonHook()
     hook.list_orders(customer_tenant_id=1001, max_orders=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox
@@ -20,12 +20,19 @@ pytestmark = pytest.mark.integration
 
 
 class FakeOutletEvents(dict):
-    """Stands in for Airflow's outlet-event accessors in a bare ``execute`` call."""
+    """Stands in for Airflow's outlet-event accessors in a bare ``execute`` call.
 
-    def __missing__(self, key: Any) -> Any:
-        accessor = self[key] = type("Accessor", (), {"extra": None, "added": []})()
-        accessor.add = lambda asset, extra=None: accessor.added.append((asset.uri, extra))
-        return accessor
+    Keyed like Airflow's own accessors, by the asset's kind and name: an ``Asset`` is not hashable on
+    every Airflow 3 release.
+    """
+
+    def __getitem__(self, key: Any) -> Any:
+        ident = (type(key).__name__, key.name)
+        if ident not in self.keys():
+            accessor = type("Accessor", (), {"extra": None, "added": []})()
+            accessor.add = lambda asset, extra=None: accessor.added.append((asset.uri, extra))
+            super().__setitem__(ident, accessor)
+        return super().__getitem__(ident)
 
 
 def run(op: ListOrdersOperator, context: dict[str, Any] | None = None) -> Any:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox

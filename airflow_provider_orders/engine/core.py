@@ -57,7 +57,7 @@ TOKEN_WAIT_SECONDS = 0.05
 def mask_secret(value: str) -> None:
     """Register ``value`` with Airflow's secrets masker, where Airflow is importable."""
     try:
-        from airflow.sdk.log import mask_secret as airflow_mask
+        from airflow.providers.common.compat.sdk import mask_secret as airflow_mask
     except ImportError:  # pragma: no cover - Airflow is a dependency; kept for the pure layers' tests
         return
     airflow_mask(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_orders import HOOKS
 from airflow_provider_orders.hooks.base import OrdersHook
@@ -11,7 +11,7 @@ from airflow_provider_orders.vendors import vendor_for
 
 def hook_class_for(conn_type: str | None, conn_id: str = "?") -> type[OrdersHook]:
     """The hook class for ``conn_type``; a clear error naming the supported types otherwise."""
-    from airflow.sdk.module_loading import import_string
+    from airflow.providers.common.compat.module_loading import import_string
 
     vendor_for(conn_type, conn_id)  # raises ConnectionConfigError for an unknown type
     hook_class: type[OrdersHook] = import_string(HOOKS[str(conn_type)])

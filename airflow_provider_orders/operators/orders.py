@@ -7,8 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from airflow_provider_orders.errors import OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
@@ -65,7 +64,7 @@ class ListOrdersOperator(BaseOperator):
         if static_path:
             _check_filesystem(str(output_path))
         if output_path is not None and "outlets" not in kwargs:
-            from airflow.sdk import Asset, AssetAlias
+            from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
             kwargs["outlets"] = [
                 Asset(_asset_uri(str(output_path)))
@@ -120,7 +119,7 @@ class ListOrdersOperator(BaseOperator):
         return out
 
     def _to_storage(self, hook: Any, filters: Any, context: Any) -> dict[str, Any]:
-        from airflow.sdk import ObjectStoragePath
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         from airflow_provider_orders.operators.writers import writer_for
 
@@ -159,7 +158,7 @@ class ListOrdersOperator(BaseOperator):
         return result
 
     def _record_asset(self, context: Any, uri: str, result: dict[str, Any]) -> None:
-        from airflow.sdk import Asset, AssetAlias
+        from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
         events = context.get("outlet_events") if hasattr(context, "get") else None
         if events is None:

@@ -76,14 +76,14 @@ class OrderStateTrigger(BaseTrigger):
         base = {"order_id": self.order_id, "conn_id": self.conn_id}
         last: dict[str, Any] | None = None
         try:
-            from airflow.sdk import BaseHook
+            from airflow.providers.common.compat.connection import get_async_connection
 
             # Imported here: the triggerer needs them, a DAG file that defers to this trigger does not.
             from airflow_provider_orders.engine.aio import AsyncTransport
             from airflow_provider_orders.engine.connection import settings_from_connection
             from airflow_provider_orders.engine.core import OrdersEngine
 
-            conn = await BaseHook.aget_connection(self.conn_id)
+            conn = await get_async_connection(self.conn_id)
             vendor_class = vendor_for(conn.conn_type, self.conn_id)
             vendor = vendor_class(settings_from_connection(vendor_class, conn))
             matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
