@@ -4,7 +4,13 @@
     python3 dev.py demo    create .venv if needed, install, start the sandbox, list orders from all five vendors
     python3 dev.py test    create .venv if needed, install, then ruff, mypy and the whole pytest suite
 
-The virtualenv is (re)installed when pyproject.toml changes. Set ORDERS_VENV to use another path.
+and the Airflow release matrix:
+
+    python3 dev.py test --airflow 3.1 [pytest args]   the whole suite on the latest Airflow 3.1 (.venv-airflow-3.1)
+    python3 dev.py matrix                             the whole suite on every other release we declare
+
+The virtualenvs are (re)installed when pyproject.toml changes. Set ORDERS_VENV to use another path for
+the default one.
 """
 
 from __future__ import annotations
@@ -17,14 +23,32 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("ORDERS_VENV", ROOT / ".venv"))
-# The Airflow release this project is tested against; pyproject.toml allows any 3.x.
-AIRFLOW_PIN = "apache-airflow==3.3.2"
 EXTRAS = "test"
+# The latest patch of each Airflow minor release pyproject.toml declares; the first is the default.
+AIRFLOW_RELEASES = {"3.3": "3.3.2", "3.2": "3.2.2", "3.1": "3.1.8", "3.0": "3.0.6"}
+DEFAULT_RELEASE = "3.3"
+# Airflow publishes one constraints file per release, on GitHub, which this workplace cannot reach.
+# Without it pip takes today's web stack, which the older Airflow cores do not start with. These are the
+# pins from those releases' era that the suite showed to matter (each line: what broke without it).
+RELEASE_PINS: dict[str, list[str]] = {
+    "3.3": [],
+    # fastapi 0.137+ builds request bodies 3.2's Execution API routes do not define.
+    "3.2": ["fastapi<0.137"],
+    "3.1": [],
+    # 3.0's Execution API answers 422 with newer fastapi/cadwyn/pydantic; PyJWT 2.11+ refuses its token
+    # (no issuer); universal-pathlib 0.3 breaks its ObjectStoragePath.
+    "3.0": ["fastapi<0.117", "cadwyn<6", "pydantic<2.12", "pyjwt<2.11", "universal-pathlib<0.3"],
+}
 
 
-def bin_path(name: str) -> str:
-    return str(VENV / ("Scripts" if os.name == "nt" else "bin") / name)
+def venv_for(release: str) -> Path:
+    if release == DEFAULT_RELEASE:
+        return Path(os.environ.get("ORDERS_VENV", ROOT / ".venv"))
+    return ROOT / f".venv-airflow-{release}"
+
+
+def bin_path(name: str, release: str = DEFAULT_RELEASE) -> str:
+    return str(venv_for(release) / ("Scripts" if os.name == "nt" else "bin") / name)
 
 
 def run(*cmd: str, env: dict[str, str] | None = None) -> int:
@@ -32,22 +56,24 @@ def run(*cmd: str, env: dict[str, str] | None = None) -> int:
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
 
-def ensure_venv() -> None:
-    if not Path(bin_path("python")).exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    stamp = VENV / ".orders-install-stamp"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + AIRFLOW_PIN.encode()).hexdigest()
+def ensure_venv(release: str = DEFAULT_RELEASE) -> None:
+    venv = venv_for(release)
+    if not Path(bin_path("python", release)).exists():
+        subprocess.check_call([sys.executable, "-m", "venv", str(venv)])
+    pins = [f"apache-airflow=={AIRFLOW_RELEASES[release]}", *RELEASE_PINS[release]]
+    stamp = venv / ".orders-install-stamp"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + " ".join(pins).encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
-    pip = [bin_path("python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    if run(*pip, "-e", f".[{EXTRAS}]", AIRFLOW_PIN) != 0:
-        sys.exit("pip install failed")
+    pip = [bin_path("python", release), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if run(*pip, "-e", f".[{EXTRAS}]", *pins) != 0:
+        sys.exit(f"pip install failed (Airflow {AIRFLOW_RELEASES[release]})")
     stamp.write_text(wanted)
 
 
-def env_with_venv() -> dict[str, str]:
+def env_with_venv(release: str = DEFAULT_RELEASE) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = str(Path(bin_path("python")).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = str(Path(bin_path("python", release)).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow-home"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     return env
@@ -58,24 +84,49 @@ def demo(args: list[str]) -> int:
     return run(bin_path("python"), "-m", "airflow_provider_orders.sandbox.demo", *args, env=env_with_venv())
 
 
+def take_release(args: list[str]) -> tuple[str, list[str]]:
+    """``--airflow X.Y`` out of ``args``: the release to test on, and the rest for pytest."""
+    if "--airflow" not in args:
+        return DEFAULT_RELEASE, args
+    at = args.index("--airflow")
+    if at + 1 >= len(args) or args[at + 1] not in AIRFLOW_RELEASES:
+        sys.exit(f"--airflow takes one of {', '.join(AIRFLOW_RELEASES)}")
+    return args[at + 1], args[:at] + args[at + 2 :]
+
+
 def test(args: list[str]) -> int:
-    ensure_venv()
-    env = env_with_venv()
+    release, args = take_release(args)
+    ensure_venv(release)
+    env = env_with_venv(release)
     env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orders-test-home-")
-    python = bin_path("python")
-    steps = [
-        [python, "-m", "ruff", "format", "--check", "."],
-        [python, "-m", "ruff", "check", "."],
-        [python, "-m", "mypy"],
-    ]
-    for step in steps:
-        if run(*step, env=env) != 0:
-            return 1
+    python = bin_path("python", release)
+    print(f"== Airflow {AIRFLOW_RELEASES[release]}", flush=True)
+    if release == DEFAULT_RELEASE:
+        # Style and types do not depend on the Airflow release: checked once, on the default one.
+        steps = [
+            [python, "-m", "ruff", "format", "--check", "."],
+            [python, "-m", "ruff", "check", "."],
+            [python, "-m", "mypy"],
+        ]
+        for step in steps:
+            if run(*step, env=env) != 0:
+                return 1
     return run(python, "-m", "pytest", *args, env=env)
 
 
+def matrix(args: list[str]) -> int:
+    """The whole suite on every declared release but the default one (``test`` runs that)."""
+    results = {}
+    for release in AIRFLOW_RELEASES:
+        if release != DEFAULT_RELEASE:
+            results[release] = test(["--airflow", release, *args])
+    for release, code in results.items():
+        print(f"Airflow {AIRFLOW_RELEASES[release]:8} {'passed' if code == 0 else 'FAILED'}", flush=True)
+    return max(results.values(), default=0)
+
+
 def main() -> int:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "matrix": matrix}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

@@ -6,6 +6,7 @@ about *when* to send, retry, refresh a token, stop paging or fail; a driver only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -54,13 +55,31 @@ PROGRESS_EVERY_SECONDS = 10.0
 TOKEN_WAIT_SECONDS = 0.05
 
 
+_pending_masks: set[asyncio.Task[None]] = set()
+
+
 def mask_secret(value: str) -> None:
-    """Register ``value`` with Airflow's secrets masker, where Airflow is importable."""
+    """Register ``value`` with Airflow's secrets masker, where Airflow is importable.
+
+    On an event loop (the triggerer) the registration runs in a worker thread: Airflow's ``mask_secret``
+    reaches the supervisor through a synchronous bridge, which Airflow 3.0 refuses to run on the loop's
+    own thread. The value is then masked moments later instead of at once; the provider never logs it
+    either way, the masker guards what other code might print.
+    """
     try:
         from airflow.providers.common.compat.sdk import mask_secret as airflow_mask
     except ImportError:  # pragma: no cover - Airflow is a dependency; kept for the pure layers' tests
         return
-    airflow_mask(value)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        airflow_mask(value)
+        return
+    from asgiref.sync import sync_to_async
+
+    task = loop.create_task(sync_to_async(airflow_mask)(value))
+    _pending_masks.add(task)
+    task.add_done_callback(_pending_masks.discard)
 
 
 class OrdersEngine:

@@ -77,6 +77,7 @@ class OrderStateTrigger(BaseTrigger):
         last: dict[str, Any] | None = None
         try:
             from airflow.providers.common.compat.connection import get_async_connection
+            from asgiref.sync import sync_to_async
 
             # Imported here: the triggerer needs them, a DAG file that defers to this trigger does not.
             from airflow_provider_orders.engine.aio import AsyncTransport
@@ -85,9 +86,12 @@ class OrderStateTrigger(BaseTrigger):
 
             conn = await get_async_connection(self.conn_id)
             vendor_class = vendor_for(conn.conn_type, self.conn_id)
-            vendor = vendor_class(settings_from_connection(vendor_class, conn))
+            # Reading the extras and building the engine register secrets with the masker, a synchronous
+            # call to the supervisor that Airflow 3.0 refuses on the event loop's thread: off the loop.
+            settings = await sync_to_async(settings_from_connection)(vendor_class, conn)
+            vendor = vendor_class(settings)
             matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
-            engine = OrdersEngine(vendor)
+            engine = await sync_to_async(OrdersEngine)(vendor)
             transport = AsyncTransport(vendor.settings)
             base["vendor"] = vendor_class.conn_type
             while True:
@@ -128,5 +132,6 @@ class OrderStateTrigger(BaseTrigger):
             yield TriggerEvent({**base, "status": "error", "message": str(exc), "error_type": type(exc).__name__,
                                 "http_status": exc.status, "code": exc.code})  # fmt: skip
         except Exception as exc:  # a missing connection, say: report it instead of dying silently
+            self.log.exception("order %s: unexpected error while waiting", self.order_id)
             yield TriggerEvent({**base, "status": "error", "message": f"{type(exc).__name__}: {exc}",
                                 "error_type": type(exc).__name__, "http_status": None, "code": None})  # fmt: skip
