@@ -10,7 +10,7 @@ exclusive, so consecutive runs neither overlap nor leave gaps) and streams them 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import dag
 
@@ -31,6 +31,9 @@ SCOPES: dict[str, dict[str, object]] = {
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
     catchup=False,
+    # A vendor that is briefly down, or a worker lost mid-task, costs a retry, not the day's file: each
+    # retry writes the file anew and moves it into place only when whole.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=20)},
     tags=["orders", "example"],
 )
 def orders_daily_export() -> None:
