@@ -240,7 +240,7 @@ class CursorPager(Pager):
         return Page(records, self.request_for_cursor(str(cursor)), None, cursor=str(cursor))
 
 
-class CursorOrNumberedPager(Pager):
+class CursorOrNumberedPager(CursorPager):
     """Keyset cursors where the API answers an object, page numbers where it answers a bare array.
 
     Fleetio answers ``GET /api/v1/purchase_orders`` in the shape of the API version the request names:
@@ -270,28 +270,20 @@ class CursorOrNumberedPager(Pager):
         items_key: str = "records",
         cursor_key: str = "next_cursor",
     ) -> None:
-        self.vendor = vendor
-        self.request_for_cursor = request_for_cursor
+        super().__init__(vendor, request_for_cursor, items_key=items_key, cursor_key=cursor_key)
         self.request_for_page = request_for_page
         self.numbered_first = numbered_first
-        self.items_keys = (items_key,)
-        self.cursor_key = cursor_key
         self.page = 1
         self.pages: int | None = None
 
     def first_request(self) -> HttpRequest:
         self.page = 1
-        return self.request_for_page(1) if self.numbered_first else self.request_for_cursor(None)
+        return self.request_for_page(1) if self.numbered_first else super().first_request()
 
     def read(self, response: HttpResponse) -> Page:
-        body = _json(response, self.vendor)
-        records = self.records_of(response)
-        if isinstance(body, list):
-            return self._numbered(response, records)
-        cursor = body.get(self.cursor_key) if isinstance(body, dict) else None
-        if not cursor:
-            return Page(records, None, None)
-        return Page(records, self.request_for_cursor(str(cursor)), None, cursor=str(cursor))
+        if isinstance(_json(response, self.vendor), list):
+            return self._numbered(response, self.records_of(response))
+        return super().read(response)
 
     def _numbered(self, response: HttpResponse, records: list[dict[str, Any]]) -> Page:
         current = _int(response.header(*self.CURRENT), "X-Pagination-Current-Page", self.vendor) or self.page
