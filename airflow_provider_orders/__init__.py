@@ -1,4 +1,4 @@
-"""Airflow provider for orders at Crayon, Adobe VIP Marketplace, Granite AccessExpress, emnify and Fleetio.
+"""Airflow provider for vendor orders: Crayon Cloud-iQ, Adobe VIP Marketplace, Granite AccessExpress, emnify, Fleetio.
 
 This module stays light: Airflow imports it to read :func:`get_provider_info` without importing hooks.
 """
@@ -8,14 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-
-HOOKS = {
-    "crayon": "airflow_provider_orders.hooks.crayon.CrayonHook",
-    "adobe_vip_marketplace": "airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook",
-    "granite_access_express": "airflow_provider_orders.hooks.granite.GraniteAccessExpressHook",
-    "emnify": "airflow_provider_orders.hooks.emnify.EmnifyHook",
-    "fleetio": "airflow_provider_orders.hooks.fleetio.FleetioHook",
-}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -32,43 +24,38 @@ def get_provider_info() -> dict[str, Any]:
 
 
 def build_provider_info() -> dict[str, Any]:
-    """The provider's metadata, derived from the vendor modules (the source of ``_provider_info.py``)."""
-    from airflow_provider_orders.engine.connection import conn_fields, ui_field_behaviour
-    from airflow_provider_orders.vendors import all_vendors
+    """The provider's metadata, derived from the vendor registry (the source of ``_provider_info.py``)."""
+    from airflow_provider_orders.hooks.connection_form import conn_fields, ui_field_behaviour
+    from airflow_provider_orders.registry import all_specs
 
-    vendors = all_vendors()
-    integrations = [vendor.display_name for vendor in vendors.values()]
+    specs = all_specs()
+    names = [spec.display_name for spec in specs]
+
+    def modules(layer: str) -> list[dict[str, Any]]:
+        path = f"airflow_provider_orders.{layer}.orders"
+        return [{"integration-name": name, "python-modules": [path]} for name in names]
+
     return {
         "package-name": "airflow-provider-orders",
         "name": "Orders",
-        "description": "List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite360 "
-        "AccessExpress, emnify and Fleetio.",
+        "description": f"List and wait for orders at {', '.join(names[:-1])} and {names[-1]}.",
         "versions": [__version__],
-        "integrations": [{"integration-name": name, "tags": ["service"]} for name in integrations],
+        "integrations": [{"integration-name": name, "tags": ["service"]} for name in names],
         "hooks": [
-            {"integration-name": vendors[conn_type].display_name, "python-modules": [path.rsplit(".", 1)[0]]}
-            for conn_type, path in HOOKS.items()
+            {"integration-name": spec.display_name, "python-modules": [spec.hook.rsplit(".", 1)[0]]}
+            for spec in specs
         ],
-        "operators": [
-            {"integration-name": name, "python-modules": ["airflow_provider_orders.operators.orders"]}
-            for name in integrations
-        ],
-        "sensors": [
-            {"integration-name": name, "python-modules": ["airflow_provider_orders.sensors.orders"]}
-            for name in integrations
-        ],
-        "triggers": [
-            {"integration-name": name, "python-modules": ["airflow_provider_orders.triggers.orders"]}
-            for name in integrations
-        ],
+        "operators": modules("operators"),
+        "sensors": modules("sensors"),
+        "triggers": modules("triggers"),
         "connection-types": [
             {
-                "hook-class-name": HOOKS[conn_type],
-                "hook-name": vendor.display_name,
-                "connection-type": conn_type,
-                "conn-fields": conn_fields(vendor),
-                "ui-field-behaviour": ui_field_behaviour(vendor),
+                "hook-class-name": spec.hook,
+                "hook-name": spec.display_name,
+                "connection-type": spec.conn_type,
+                "conn-fields": conn_fields(spec.vendor_class),
+                "ui-field-behaviour": ui_field_behaviour(spec.vendor_class),
             }
-            for conn_type, vendor in vendors.items()
+            for spec in specs
         ],
     }

@@ -5,8 +5,8 @@ from typing import Any
 PROVIDER_INFO: dict[str, Any] = {
     "package-name": "airflow-provider-orders",
     "name": "Orders",
-    "description": "List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite360 "
-    "AccessExpress, emnify and Fleetio.",
+    "description": "List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite AccessExpress, "
+    "emnify and Fleetio.",
     "versions": ["0.1.0"],
     "integrations": [
         {"integration-name": "Crayon Cloud-iQ", "tags": ["service"]},

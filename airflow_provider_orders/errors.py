@@ -1,7 +1,9 @@
 """The typed error hierarchy.
 
 Every error carries the vendor, the HTTP status (or ``None``) and the vendor's own error code (or
-``None``), so a caller branches on attributes, never on message text.
+``None``), so a caller branches on attributes, never on message text. :attr:`OrdersError.retryable` says
+whether trying the same thing later can succeed; ``airflow_provider_orders.boundary`` turns it into
+Airflow's retry decision.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ class OrdersError(Exception):
     :param status: the HTTP status of the response, or ``None`` when there was none.
     :param code: the vendor's error code from the response body, or ``None``.
     """
+
+    #: Whether the same request may succeed later (a rate limit, an outage), so a task should retry.
+    retryable: bool = False
 
     def __init__(
         self,
@@ -69,10 +74,19 @@ class OrderNotFoundError(OrdersError):
 class RateLimitError(OrdersError):
     """The vendor kept answering 429 after every retry."""
 
+    retryable = True
+
 
 class VendorApiError(OrdersError):
-    """Any other failure: a 4xx/5xx response, a malformed page, a repeated page or cursor, a
-    connection that kept failing."""
+    """Any other failure of the vendor's API: a 4xx response, a malformed page, a repeated page or
+    cursor, a page cap reached, a link to another host. Trying again gives the same answer."""
+
+
+class VendorUnavailableError(VendorApiError):
+    """The vendor could not be reached or kept failing: connection errors, timeouts, 5xx, or a body
+    that is not JSON, after every retry. A later attempt may succeed."""
+
+    retryable = True
 
 
 class ConnectionConfigError(OrdersError, ValueError):

@@ -63,47 +63,6 @@ class Order(BaseModel):
     currency: str | None = None
     raw: dict[str, Any]
 
-    @classmethod
-    def from_vendor(
-        cls,
-        *,
-        vendor: str,
-        id: str,
-        status: OrderStatus,
-        vendor_status: str,
-        raw: dict[str, Any],
-        number: str | None = None,
-        created_at: datetime | None = None,
-        updated_at: datetime | None = None,
-        total_amount: Decimal | None = None,
-        currency: str | None = None,
-    ) -> Order:
-        """Build an order from values a vendor module has already typed, skipping re-validation.
-
-        Vendor modules parse every field themselves (times through ``parse_time``, which returns UTC),
-        so checking them again would only cost time on every record of a large listing. The keyword
-        types are the contract; anything else should use the normal constructor.
-        """
-        if (created_at is not None and created_at.tzinfo is None) or (
-            updated_at is not None and updated_at.tzinfo is None
-        ):
-            raise ValueError("order times must be tz-aware")
-        order = cls.__new__(cls)
-        # What model_construct() does, without its per-call overhead (a quarter of the cost).
-        object.__setattr__(
-            order,
-            "__dict__",
-            {
-                "vendor": vendor, "id": id, "number": number, "status": status, "vendor_status": vendor_status,
-                "created_at": created_at, "updated_at": updated_at, "total_amount": total_amount,
-                "currency": currency, "raw": raw,
-            },
-        )  # fmt: skip
-        object.__setattr__(order, "__pydantic_fields_set__", _ALL_FIELDS)
-        object.__setattr__(order, "__pydantic_extra__", None)
-        object.__setattr__(order, "__pydantic_private__", None)
-        return order
-
     @field_validator("created_at", "updated_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
@@ -112,6 +71,3 @@ class Order(BaseModel):
         if value.tzinfo is None:
             raise ValueError("order times must be tz-aware")
         return value.astimezone(timezone.utc)
-
-
-_ALL_FIELDS = frozenset(Order.model_fields)

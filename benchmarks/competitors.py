@@ -16,14 +16,15 @@ from typing import Any
 
 import requests
 
-from airflow_provider_orders.sandbox import credentials
+from airflow_provider_orders.sandbox.crayon import CREDENTIALS as CRAYON
+from airflow_provider_orders.sandbox.fleetio import CREDENTIALS as FLEETIO
 
 CRAYON_PATH = "/crayon/api/v1/purchaserequest/orders/"
 FLEETIO_PATH = "/fleetio/api/v1/purchase_orders"
 
 
 def crayon_token(url: str) -> str:
-    c = credentials.CRAYON
+    c = CRAYON
     basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
     response = requests.post(f"{url}/crayon/api/v1/connect/token/", headers={"Authorization": f"Basic {basic}"},
                              data={"grant_type": "password", "username": c["username"], "password": c["password"],
@@ -33,8 +34,8 @@ def crayon_token(url: str) -> str:
 
 
 FLEETIO_HEADERS = {
-    "Authorization": f"Token {credentials.FLEETIO['api_key']}",
-    "Account-Token": credentials.FLEETIO["account_token"],
+    "Authorization": f"Token {FLEETIO['api_key']}",
+    "Account-Token": FLEETIO["account_token"],
     "X-Api-Version": "2024-03-15",
 }
 

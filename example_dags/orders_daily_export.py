@@ -1,4 +1,4 @@
-"""Daily incremental export of all five vendors' orders to object storage.
+"""Daily incremental export of every vendor's orders to object storage.
 
 Each run lists the orders created in its data interval (``created_since`` inclusive, ``created_until``
 exclusive, so consecutive runs neither overlap nor leave gaps) and streams them to
@@ -16,15 +16,9 @@ from airflow.sdk import dag
 
 from airflow_provider_orders.compat import CronDataIntervalTimetable  # airflow.sdk's, on Airflow 3.1+
 from airflow_provider_orders.operators.orders import ListOrdersOperator
+from airflow_provider_orders.registry import all_specs
 
 EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")
-SCOPES: dict[str, dict[str, object]] = {
-    "crayon": {"customer_tenant_id": 1001},
-    "adobe_vip_marketplace": {"customer_id": "1005000001"},
-    "granite_access_express": {},
-    "emnify": {},
-    "fleetio": {},
-}
 
 
 @dag(
@@ -37,12 +31,15 @@ SCOPES: dict[str, dict[str, object]] = {
     tags=["orders", "example"],
 )
 def orders_daily_export() -> None:
-    for vendor, scope in SCOPES.items():
+    # One task per vendor of the provider. The filters start from the sandbox's tenant of each vendor
+    # (Crayon and Adobe list one customer at a time); with real accounts, put your own tenant ids there.
+    for spec in all_specs():
+        vendor = spec.conn_type
         ListOrdersOperator(
             task_id=f"export_{vendor}",
-            conn_id=f"{vendor}_default",
+            conn_id=spec.default_conn_id,
             filters={
-                **scope,
+                **spec.sandbox_filters,
                 "created_since": "{{ data_interval_start }}",
                 "created_until": "{{ data_interval_end }}",
             },

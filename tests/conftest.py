@@ -98,7 +98,7 @@ def wire(sandbox: Sandbox, vendor: str) -> list[dict[str, Any]]:
 
 def expected_ids(sandbox: Sandbox, vendor: str, scope: str = "", keep: Any = None) -> set[str]:
     """Every order id of ``vendor``/``scope``, computed from the sandbox's own generator."""
-    app = sandbox.vendors[vendor]
+    app = sandbox.apps[vendor]
     store = app.orders(scope)
     out = set()
     for i in range(store.size):
@@ -110,14 +110,14 @@ def expected_ids(sandbox: Sandbox, vendor: str, scope: str = "", keep: Any = Non
 
 def expected_records(sandbox: Sandbox, vendor: str, scope: str = "") -> list[dict[str, Any]]:
     """Every record of ``vendor``/``scope`` the sandbox serves, one per order (per line at Crayon)."""
-    app = sandbox.vendors[vendor]
+    app = sandbox.apps[vendor]
     store = app.orders(scope)
     return [app.record(store, i) for i in range(store.size)]
 
 
 def expected_id_list(sandbox: Sandbox, vendor: str, scope: str = "") -> list[str]:
     """The order id of every record, sorted, repeats kept: a Crayon order with two lines counts twice."""
-    app = sandbox.vendors[vendor]
+    app = sandbox.apps[vendor]
     return sorted(app.order_id(record) for record in expected_records(sandbox, vendor, scope))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_orders import HOOKS
+from airflow_provider_orders.registry import all_specs
 from tests.conftest import needs_conn_fields
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_providers_hooks_shows_five_connection_types(tmp_path: Path) -> None:
     hooks = json.loads(airflow(tmp_path, "providers", "hooks", "-o", "json"))
     ours = {h["connection_type"]: h for h in hooks if h["package_name"] == "airflow-provider-orders"}
     assert set(ours) == {"crayon", "adobe_vip_marketplace", "granite_access_express", "emnify", "fleetio"}
-    assert {t: h["class"] for t, h in ours.items()} == HOOKS
+    assert {t: h["class"] for t, h in ours.items()} == {s.conn_type: s.hook for s in all_specs()}
     assert all(h["conn_id_attribute_name"] == "conn_id" for h in ours.values())
 
 

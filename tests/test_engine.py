@@ -15,6 +15,7 @@ from airflow_provider_orders.engine.protocol import (
     Emit,
     Flow,
     Fork,
+    Forked,
     Join,
     PreparedRequest,
     Send,
@@ -28,10 +29,11 @@ from airflow_provider_orders.errors import (
     VendorApiError,
 )
 from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
-from airflow_provider_orders.vendors.base import HttpResponse, Vendor
+from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.crayon import Crayon
 from airflow_provider_orders.vendors.emnify import Emnify
 from airflow_provider_orders.vendors.fleetio import Fleetio
+from airflow_provider_orders.vendors.http import HttpResponse
 
 Reply = HttpResponse | TransportFailure
 
@@ -51,6 +53,7 @@ class Script:
     def run(self, flow: Flow[Any]) -> tuple[Any, list[Any]]:
         """Drive ``flow``; a forked call is carried out at once, in full, and joined later."""
         emitted: list[Any] = []
+        forked: dict[Forked, tuple[Any, BaseException | None]] = {}
         reply: Any = None
         error: BaseException | None = None
         try:
@@ -66,12 +69,13 @@ class Script:
                 elif isinstance(action, Emit):
                     emitted.extend(action.orders)
                 elif isinstance(action, Fork):
+                    reply = Forked(len(forked))
                     try:
-                        reply = (self.run(action.flow)[0], None)
+                        forked[reply] = (self.run(action.flow)[0], None)
                     except Exception as exc:
-                        reply = (None, exc)
+                        forked[reply] = (None, exc)
                 elif isinstance(action, Join):
-                    reply, error = action.handle
+                    reply, error = forked.pop(action.handle)
         except StopIteration as stop:
             return stop.value, emitted
 

@@ -77,7 +77,7 @@ def test_daily_export_writes_each_vendors_orders_of_the_interval(
     for vendor, scope in SCOPES.items():
         path = tmp_path / "2025-12-31" / f"{vendor}.jsonl"
         lines = [json.loads(line) for line in path.read_text().splitlines()]
-        app = fresh_sandbox.vendors[vendor]
+        app = fresh_sandbox.apps[vendor]
         store = app.orders(scope)
         want = sorted(app.order_id(app.record(store, i)) for i in range(store.size)
                       if start <= store.created(order_start(vendor, app, store, i)) < end)  # fmt: skip
@@ -115,7 +115,7 @@ def test_place_and_wait_defers_until_the_order_completes(
     fresh_sandbox.reset()
     run = dag.test()
     assert run.state == "success"
-    app = fresh_sandbox.vendors["crayon"]
+    app = fresh_sandbox.apps["crayon"]
     newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
     assert str(xcom(run, "place_order")) == newest
     final = xcom(run, "wait_for_order")
@@ -162,7 +162,7 @@ def test_sensor_waits_in_poke_and_reschedule_mode(
 ) -> None:
     from tests.conftest import DAGS_FOLDER
 
-    app = fresh_sandbox.vendors["crayon"]
+    app = fresh_sandbox.apps["crayon"]
     newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
     monkeypatch.setenv("SENSOR_TEST_ORDER_ID", newest)
     spec = importlib.util.spec_from_file_location(f"modes_{mode}", f"{DAGS_FOLDER}/orders_sensor_modes.py")

@@ -130,8 +130,8 @@ def test_adobe_listing_without_dates_returns_the_whole_history(sbx: Sandbox) -> 
 def test_adobe_without_start_date_answers_only_the_current_term(sbx: Sandbox) -> None:
     # What the hook guards against: the sandbox, like Adobe, defaults start-date to the term start.
     hook = AdobeVipMarketplaceHook()
-    engine, transport = hook.engine, hook.transport
-    from airflow_provider_orders.vendors.base import HttpRequest
+    engine, transport = hook.engine, hook._sync
+    from airflow_provider_orders.vendors.http import HttpRequest
 
     response = transport.run(
         engine.call(HttpRequest("GET", "/v3/customers/1005000001/orders", (("limit", "1"),)))
@@ -153,11 +153,11 @@ def test_adobe_status_filter_on_codes_the_parameter_lacks_selects_on_the_client(
 def test_adobe_sandbox_refuses_a_status_the_history_parameter_does_not_document(sbx: Sandbox) -> None:
     hook = AdobeVipMarketplaceHook()
     from airflow_provider_orders.errors import VendorApiError
-    from airflow_provider_orders.vendors.base import HttpRequest
+    from airflow_provider_orders.vendors.http import HttpRequest
 
     request = HttpRequest("GET", "/v3/customers/1005000001/orders", (("status", "1008"),))
     with pytest.raises(VendorApiError) as info:
-        hook.transport.run(hook.engine.call(request))
+        hook._sync.run(hook.engine.call(request))
     assert (info.value.status, info.value.code) == (400, "1132")
 
 
@@ -222,7 +222,7 @@ def test_granite_dates_without_created_at_keep_every_record_or_say_why(
         hook = GraniteAccessExpressHook()
         # start_date is the API's own filter: every order it answers is kept, none has created_at.
         since = hook.list_orders(created_since="2025-12-31T22:00:00Z")
-        store = sandbox.vendors["granite_access_express"].orders("")
+        store = sandbox.apps["granite_access_express"].orders("")
         window = store.index_range(datetime(2025, 12, 31, 22, tzinfo=timezone.utc), None)
         assert sorted(o.id for o in since) == sorted(str(500_000 + i) for i in window)
         assert 0 < len(since) < 40 and all(o.created_at is None for o in since)

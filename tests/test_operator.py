@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_orders.boundary import OrdersTaskFailed
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox
 from tests.conftest import ORDERS, control, expected_id_list, expected_ids
@@ -87,7 +88,7 @@ def test_csv_holds_the_normalised_fields(sbx: Sandbox, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [r["id"] for r in rows] == ["1", "2", "3"]
     first = rows[0]
-    app = sbx.vendors["fleetio"]
+    app = sbx.apps["fleetio"]
     record = app.record(app.orders(""), 0)
     assert first["vendor"] == "fleetio" and first["vendor_status"] == record["state"]
     assert first["total_amount"] == f"{record['total_amount_cents'] / 100:.2f}"
@@ -113,8 +114,9 @@ def test_a_failed_listing_leaves_no_file_where_readers_look(sbx: Sandbox, tmp_pa
     op = ListOrdersOperator(
         task_id="t", conn_id="emnify_default", filters={"page_size": 20}, output_path=str(target)
     )
-    with pytest.raises(AirflowException, match="HTTP 400"):
+    with pytest.raises(OrdersTaskFailed) as info:
         run(op)
+    assert "HTTP 400" in str(info.value.__cause__)
     assert target.read_text() == "yesterday's complete file\n"  # untouched
     assert list(tmp_path.iterdir()) == [target]  # and the partial temporary file is gone
 
@@ -142,8 +144,9 @@ def test_an_unknown_filter_fails_the_dag_parse(sbx: Sandbox) -> None:
 
 def test_an_unknown_filter_after_templating_fails_the_task_before_any_request(sbx: Sandbox) -> None:
     op = ListOrdersOperator(task_id="t", conn_id="{{ params.conn }}", filters={"colour": "red"})
-    with pytest.raises(AirflowException, match=r"unknown filter 'colour'"):
+    with pytest.raises(OrdersTaskFailed) as info:
         run(op, {"params": {"conn": "fleetio_default"}})
+    assert "unknown filter 'colour'" in str(info.value.__cause__)
     assert control(sbx, "/requests") == []
 
 
@@ -156,10 +159,9 @@ def test_an_unknown_connection_type_is_a_clear_error(sbx: Sandbox, monkeypatch: 
     ):
         ListOrdersOperator(task_id="t", conn_id="my_http")  # at DAG parse, when the connection is known
     op = ListOrdersOperator(task_id="t", conn_id="{{ params.conn }}")
-    with pytest.raises(
-        AirflowException, match=r"type 'http', which this provider does not serve; use one of"
-    ):
+    with pytest.raises(OrdersTaskFailed) as info:
         run(op, {"params": {"conn": "my_http"}})  # or when the task runs
+    assert "type 'http', which this provider does not serve; use one of" in str(info.value.__cause__)
 
 
 def test_an_output_scheme_without_a_filesystem_is_a_clear_error() -> None:

@@ -11,7 +11,7 @@ from airflow_provider_orders.engine.policy import (
     TokenCache,
     parse_retry_after,
 )
-from airflow_provider_orders.vendors.base import Token
+from airflow_provider_orders.vendors.http import Token
 
 
 def test_retry_after_in_seconds() -> None:

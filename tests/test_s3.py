@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_orders.boundary import OrdersTaskFailed
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox
 from tests.conftest import ORDERS, control, expected_ids
@@ -39,6 +39,7 @@ def test_a_failed_listing_leaves_no_object_on_s3(sbx: Sandbox, s3_bucket: Any) -
     control(sbx, "/faults", {"vendor": "fleetio", "kind": "status", "status": 400, "on_request": 2})
     op = ListOrdersOperator(task_id="t", conn_id="fleetio_default", filters={"page_size": 20},
                             output_path=f"s3://aws_test@{bucket}/exports/fleetio.jsonl")  # fmt: skip
-    with pytest.raises(AirflowException, match="HTTP 400"):
+    with pytest.raises(OrdersTaskFailed) as info:
         run(op)
+    assert "HTTP 400" in str(info.value.__cause__)
     assert keys(client, bucket) == []

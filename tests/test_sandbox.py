@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, credentials
+from airflow_provider_orders.sandbox import Sandbox, SandboxConfig
+from airflow_provider_orders.sandbox.adobe_vip import CREDENTIALS as ADOBE
+from airflow_provider_orders.sandbox.emnify import CREDENTIALS as EMNIFY
+from airflow_provider_orders.sandbox.granite import CREDENTIALS as GRANITE
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +30,9 @@ def call(url: str, *, method: str = "GET", headers: dict[str, str] | None = None
 
 
 def adobe_headers(sbx: Sandbox) -> dict[str, str]:
-    form = urllib.parse.urlencode({"grant_type": "client_credentials", **credentials.ADOBE}).encode()
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", **ADOBE}).encode()
     _, _, token = call(f"{sbx.url}/adobe-ims/ims/token/v3", method="POST", data=form)
-    return {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": credentials.ADOBE["client_id"],
+    return {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": ADOBE["client_id"],
             "X-Correlation-Id": "c1"}  # fmt: skip
 
 
@@ -67,7 +70,7 @@ def test_adobe_accepts_only_zulu_dates(sbx: Sandbox) -> None:
 
 def test_emnify_repeats_its_last_page_past_the_end(sbx: Sandbox) -> None:
     _, _, auth = call(f"{sbx.url}/emnify/api/v1/authenticate", method="POST",
-                      data=json.dumps({"application_token": credentials.EMNIFY["application_token"]}).encode(),
+                      data=json.dumps({"application_token": EMNIFY["application_token"]}).encode(),
                       headers={"Content-Type": "application/json"})  # fmt: skip
     headers = {"Authorization": f"Bearer {auth['auth_token']}"}
     _, h_last, last = call(f"{sbx.url}/emnify/api/v1/shop/order?page=3&per_page=100", headers=headers)
@@ -81,9 +84,7 @@ def test_granite_answers_429_with_retry_after_past_its_limit() -> None:
         form = urllib.parse.urlencode(
             {"grant_type": "client_credentials", "scope": "urn:grt:accessexpress"}
         ).encode()
-        basic = base64.b64encode(
-            f"{credentials.GRANITE['client_id']}:{credentials.GRANITE['client_secret']}".encode()
-        )
+        basic = base64.b64encode(f"{GRANITE['client_id']}:{GRANITE['client_secret']}".encode())
         _, _, token = call(f"{sbx.url}/granite-auth/oauth2/token", method="POST", data=form,
                            headers={"Authorization": f"Basic {basic.decode()}"})  # fmt: skip
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -94,9 +95,9 @@ def test_granite_answers_429_with_retry_after_past_its_limit() -> None:
 
 def test_a_million_orders_are_served_without_being_stored() -> None:
     with Sandbox(SandboxConfig(orders=1_000_000)) as sbx:
-        form = urllib.parse.urlencode({"grant_type": "client_credentials", **credentials.ADOBE}).encode()
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", **ADOBE}).encode()
         _, _, token = call(f"{sbx.url}/adobe-ims/ims/token/v3", method="POST", data=form)
-        headers = {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": credentials.ADOBE["client_id"],
+        headers = {"Authorization": f"Bearer {token['access_token']}", "X-Api-Key": ADOBE["client_id"],
                    "X-Correlation-Id": "c", "X-Request-Id": "r1"}  # fmt: skip
         status, _, body = call(
             f"{sbx.url}/adobe/v3/customers/C1/orders?offset=999990&limit=100&start-date=2000-01-01",
@@ -104,7 +105,7 @@ def test_a_million_orders_are_served_without_being_stored() -> None:
         )
         assert status == 200
         assert body["totalCount"] == 1_000_000 and len(body["items"]) == 10
-        assert sbx.vendors["adobe_vip_marketplace"].orders("C1")._indexes == {}  # no status index was needed
+        assert sbx.apps["adobe_vip_marketplace"].orders("C1")._indexes == {}  # no status index was needed
 
 
 def test_live_orders_move_from_processing_to_succeeded() -> None:

@@ -13,6 +13,8 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_orders.boundary import OrdersTaskError, OrdersTaskFailed
+from airflow_provider_orders.errors import AuthenticationError, OrderNotFoundError, RateLimitError
 from airflow_provider_orders.models import OrderStatus
 from airflow_provider_orders.sandbox import Sandbox
 from airflow_provider_orders.sensors.orders import OrderStateSensor
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def order_in(sbx: Sandbox, vendor: str, scope: str, state: str) -> str:
-    app = sbx.vendors[vendor]
+    app = sbx.apps[vendor]
     store = app.orders(scope)
     return next(
         app.order_id(app.record(store, i)) for i in range(store.live_start) if store.state(i) == state
@@ -66,8 +68,10 @@ def test_a_failure_status_fails_at_once_with_the_vendor_error_text(sbx: Sandbox)
 
 def test_a_missing_order_is_waited_on_unless_fail_if_missing(sbx: Sandbox) -> None:
     assert not sensor(conn_id="fleetio_default", order_id="999999").poke({}).is_done
-    with pytest.raises(AirflowFailException, match="999999"):
+    with pytest.raises(OrdersTaskFailed) as info:
         sensor(conn_id="fleetio_default", order_id="999999", fail_if_missing=True).poke({})
+    assert isinstance(info.value.__cause__, OrderNotFoundError)
+    assert "999999" in str(info.value.__cause__)
 
 
 def test_deferrable_defers_to_the_trigger_with_plain_arguments(sbx: Sandbox) -> None:
@@ -101,13 +105,33 @@ def test_deferrable_returns_at_once_when_already_done(sbx: Sandbox) -> None:
     [
         ({"status": "failure", "message": "order 1 reached failed"}, AirflowFailException),
         ({"status": "timeout", "message": "did not reach"}, AirflowSensorTimeout),
-        ({"status": "error", "message": "[crayon, HTTP 401] refused"}, AirflowException),
     ],
 )
 def test_execute_complete_turns_each_event_into_the_task_outcome(event: dict[str, Any], error: type) -> None:
     s = sensor(conn_id="{{ conn }}", order_id="1")
-    with pytest.raises(error, match=event["message"].split()[0].strip("[")):
+    with pytest.raises(error, match=event["message"]):
         s.execute_complete({}, event)
+
+
+def test_an_error_event_becomes_the_error_the_trigger_met_with_the_same_retry_decision() -> None:
+    s = sensor(conn_id="{{ conn }}", order_id="1")
+    event = {"status": "error", "message": "refused", "error_type": "AuthenticationError", "vendor": "crayon",
+             "http_status": 401, "code": "invalid_grant"}  # fmt: skip
+    with pytest.raises(OrdersTaskFailed) as info:
+        s.execute_complete({}, event)
+    cause = info.value.__cause__
+    assert isinstance(cause, AuthenticationError)
+    assert (cause.vendor, cause.status, cause.code, cause.message) == (
+        "crayon",
+        401,
+        "invalid_grant",
+        "refused",
+    )
+    assert (info.value.vendor, info.value.http_status, info.value.code) == ("crayon", 401, "invalid_grant")
+    event = {**event, "error_type": "RateLimitError", "http_status": 429, "code": None}
+    with pytest.raises(OrdersTaskError) as retried:
+        s.execute_complete({}, event)
+    assert isinstance(retried.value.__cause__, RateLimitError) and retried.value.retryable
 
 
 def test_execute_complete_returns_the_order_on_success() -> None:

@@ -35,7 +35,7 @@ def events(t: OrderStateTrigger) -> list[dict[str, Any]]:
 
 
 def crayon_order(sbx: Sandbox, state: str) -> str:
-    app = sbx.vendors["crayon"]
+    app = sbx.apps["crayon"]
     store = app.orders("1001")
     return next(
         app.order_id(app.record(store, i)) for i in range(store.live_start) if store.state(i) == state

@@ -13,11 +13,12 @@ import pytest
 from airflow_provider_orders.errors import ConnectionConfigError, InvalidFilterError
 from airflow_provider_orders.models import OrderStatus
 from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
-from airflow_provider_orders.vendors.base import HttpResponse, Vendor
+from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.crayon import Crayon
 from airflow_provider_orders.vendors.emnify import Emnify
 from airflow_provider_orders.vendors.fleetio import Fleetio
 from airflow_provider_orders.vendors.granite import GraniteAccessExpress
+from airflow_provider_orders.vendors.http import HttpResponse
 
 UTC = timezone.utc
 
@@ -394,7 +395,7 @@ def test_fleetio_a_bare_array_is_paged_by_number_to_the_last_page_and_marked_unf
     first = pager.read(response([{"number": 1, "state": "draft"}], headers=headers))
     assert (first.pushed_down, first.total) == (False, 250)
     assert first.next_request is not None and list(first.next_request.params) == [("page", "2")]
-    assert pager.plan_rest(first) == [make(Fleetio)._numbered_request(n) for n in (2, 3)]
+    assert pager.remaining_page_requests(first) == [make(Fleetio)._numbered_request(n) for n in (2, 3)]
     second = pager.read(response([{"number": 2}], headers={**headers, "X-Pagination-Current-Page": "2"}))
     assert second.next_request is not None
     last = pager.read(response([{"number": 3}], headers={**headers, "X-Pagination-Current-Page": "3"}))
@@ -511,7 +512,7 @@ def test_settings_repr_hides_secrets() -> None:
 def test_a_granite_connection_without_host_is_refused_before_any_request() -> None:
     from types import SimpleNamespace
 
-    from airflow_provider_orders.engine.connection import settings_from_connection
+    from airflow_provider_orders.vendors.connection import settings_from_connection
 
     conn = SimpleNamespace(conn_id="g", host="", schema=None, login="a", password="b", port=None,
                            extra_dejson={"token_url": "https://login.example/t"})  # fmt: skip

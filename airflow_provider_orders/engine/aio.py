@@ -7,24 +7,29 @@ thousand waiting triggers in one triggerer share a connection pool instead of a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
 
+from airflow_provider_orders.engine.failures import transport_failure
 from airflow_provider_orders.engine.protocol import (
     Emit,
     Flow,
     Fork,
+    Forked,
     Join,
     PreparedRequest,
+    Reply,
     Send,
     Sleep,
     TransportFailure,
 )
 from airflow_provider_orders.models import Order
-from airflow_provider_orders.vendors.base import ConnectionSettings, HttpResponse
+from airflow_provider_orders.vendors.http import HttpResponse
+from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 T = TypeVar("T")
 
@@ -79,6 +84,7 @@ class AsyncTransport:
     def __init__(self, settings: ConnectionSettings, *, client: httpx.AsyncClient | None = None) -> None:
         self.verify = settings.verify
         self._client = client
+        self._ids = itertools.count()
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -88,10 +94,11 @@ class AsyncTransport:
         try:
             async with gate():
                 response = await self._request(request)
-        except httpx.TimeoutException as exc:
-            return TransportFailure("timeout", type(exc).__name__)
-        except httpx.TransportError as exc:
-            return TransportFailure("connect", type(exc).__name__)
+        except Exception as exc:
+            failure = transport_failure(exc)
+            if failure is None:
+                raise
+            return failure
         return HttpResponse(response.status_code, response.headers, response.content, request.url)
 
     async def _request(self, request: PreparedRequest) -> httpx.Response:
@@ -120,8 +127,8 @@ class AsyncTransport:
                 yield order
 
     async def _drive(self, flow: Flow[Any], outcome: list[Any]) -> AsyncIterator[list[Order]]:
-        forked: set[asyncio.Task[Any]] = set()
-        reply: Any = None
+        forked: dict[Forked, asyncio.Task[HttpResponse]] = {}
+        reply: Reply = None
         error: BaseException | None = None
         try:
             while True:
@@ -138,18 +145,16 @@ class AsyncTransport:
                 elif isinstance(action, Emit):
                     yield action.orders
                 elif isinstance(action, Fork):
-                    task = asyncio.ensure_future(self.run(action.flow))
-                    forked.add(task)
-                    reply = task
+                    reply = Forked(next(self._ids))
+                    forked[reply] = asyncio.ensure_future(self.run(action.flow))
                 elif isinstance(action, Join):
-                    forked.discard(action.handle)
                     try:
-                        reply = await action.handle
+                        reply = await forked.pop(action.handle)
                     except Exception as exc:
                         error = exc
                 else:
                     raise TypeError(f"unexpected action {action!r}")
         finally:
             flow.close()
-            for task in forked:
+            for task in forked.values():
                 task.cancel()

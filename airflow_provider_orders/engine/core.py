@@ -9,49 +9,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_orders.engine.listing import find_order, run_listing
 from airflow_provider_orders.engine.policy import (
     RetryPolicy,
-    SeenIds,
     default_token_directory,
     limiter_for,
     token_cache_for,
 )
-from airflow_provider_orders.engine.protocol import (
-    Emit,
-    Flow,
-    Fork,
-    Join,
-    PreparedRequest,
-    Send,
-    Sleep,
-    TransportFailure,
-)
+from airflow_provider_orders.engine.protocol import Flow, PreparedRequest, Send, Sleep, TransportFailure
 from airflow_provider_orders.errors import (
     AuthenticationError,
     OrderNotFoundError,
     OrdersError,
     RateLimitError,
     VendorApiError,
+    VendorUnavailableError,
 )
 from airflow_provider_orders.models import Order
-from airflow_provider_orders.vendors.base import (
-    HttpRequest,
-    HttpResponse,
-    ListingPlan,
-    OrderFilters,
-    Page,
-    Vendor,
-)
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY_SECONDS = 10.0
 TOKEN_WAIT_SECONDS = 0.05
 
 
@@ -175,7 +159,7 @@ class OrdersEngine:
                     )  # fmt: skip
                     yield Sleep(self.retry.backoff(attempt))
                     continue
-                raise VendorApiError(
+                raise VendorUnavailableError(
                     f"{reply.kind} error on {request.method} {_path(prepared.url)} after "
                     f"{attempt + 1} attempts: {reply.message}",
                     vendor=self.name,
@@ -233,7 +217,7 @@ class OrdersEngine:
         where = f"{prepared.method} {_path(prepared.url)}"
         tail = f" (after {attempts} attempts)" if attempts > 1 else ""
         if 200 <= status < 300:
-            return VendorApiError(
+            return VendorUnavailableError(
                 f"{where} answered a body that is not JSON{tail}", vendor=self.name, status=status
             )
         if status == 429:
@@ -250,6 +234,10 @@ class OrdersEngine:
                 vendor=self.name,
                 status=status,
                 code=code,
+            )
+        if status >= 500:
+            return VendorUnavailableError(
+                f"{where}: {message}{tail}", vendor=self.name, status=status, code=code
             )
         if 300 <= status < 400:
             message = f"unexpected redirect to {_path(response.header('location') or '?')}"
@@ -278,169 +266,10 @@ class OrdersEngine:
     # -- listings ------------------------------------------------------------------------------
 
     def list_orders(self, filters: OrderFilters) -> Flow[None]:
-        """Every order matching ``filters``, one :class:`Emit` per page."""
+        """Every order matching ``filters``, one :class:`Emit` per page (see :mod:`.listing`)."""
         plan = self.vendor.plan_listing(filters)
-        yield from self.run_listing(plan, concurrency=filters.concurrency or self.settings.concurrency)
-
-    def run_listing(
-        self, plan: ListingPlan, *, label: str = "listing", concurrency: int = 1, read_ahead: bool = True
-    ) -> Flow[None]:
-        """Drive a pager with the guards every style needs.
-
-        - a repeated cursor or link, or a page whose records were all received already, raises
-          :class:`VendorApiError`: the listing would otherwise loop or come back silently partial;
-        - more pages than the connection's ``max_pages`` raises;
-        - records seen twice (offsets shifting under new orders) are dropped once and logged;
-        - a received count that differs from the announced total is logged as a warning;
-        - with a date bound on a sorted listing, paging stops at the first order past the bound.
-
-        Speed, without changing what comes back:
-
-        - ``read_ahead``: the next page is fetched while this one is normalised and handed on (only
-          where nothing can end the listing early, so no request is made that would not be anyway);
-        - ``concurrency`` > 1: where the first page tells how many there are (a total or a page count),
-          up to that many of the remaining pages are in flight at once, each through the rate limiter,
-          and handed on strictly in page order.
-        """
-        pager = plan.pager
-        seen = SeenIds()
-        cursors: set[str] = set()
-        pages = received = emitted = 0
-        total: int | None = None
-        started = last_report = time.monotonic()
-        can_stop_early = plan.can_stop_early
-        read_ahead = read_ahead and not can_stop_early
-        planned: deque[HttpRequest] | None = None
-        in_flight: deque[Any] = deque()  # handles of forked calls, in page order
-        response = yield from self.call(pager.first_request())
-        while True:
-            page = pager.read(response)
-            pages += 1
-            if total is None:
-                total = page.total
-            # Decide the next fetches before the work on this page, so that they overlap with it.
-            if planned is None and concurrency > 1 and not can_stop_early:
-                rest = pager.plan_rest(page)
-                if rest is not None:
-                    self._check_page_cap(pages + len(rest), label)
-                    planned = deque(rest)
-            if planned is not None:
-                while planned and len(in_flight) < concurrency:
-                    in_flight.append((yield Fork(self.call(planned.popleft()))))
-            else:
-                self._check_cursor(page, pages, cursors, label)
-                if page.next_request is not None:
-                    self._check_page_cap(pages + 1, label)
-                    if read_ahead:
-                        in_flight.append((yield Fork(self.call(page.next_request))))
-            orders = [self._normalise(record) for record in page.records]
-            received += len(orders)
-            fresh = seen.keep_new(orders, self._line_keys(orders) if self.vendor.lists_order_lines else None)
-            if orders and not fresh:
-                raise VendorApiError(
-                    f"{label}: page {pages} repeats {len(orders)} orders already received; the API is "
-                    "serving the same page again, so the listing cannot be completed",
-                    vendor=self.name,
-                )
-            if len(fresh) < len(orders):
-                log.info("%s: page %d held %d orders seen earlier; kept once", self.name, pages,
-                         len(orders) - len(fresh))  # fmt: skip
-            batch, stop = self._select(plan, fresh, emitted, pushed_down=page.pushed_down)
-            emitted += len(batch)
-            if batch:
-                yield Emit(batch)
-            now = time.monotonic()
-            if now - last_report >= PROGRESS_EVERY_SECONDS:
-                last_report = now
-                rate = received / max(now - started, 1e-9)
-                log.info("%s: %d pages, %d orders so far (%.0f orders/s)", self.name, pages, emitted, rate)
-            if stop:
-                log.debug("%s: stopped after page %d (bound or max_orders reached)", self.name, pages)
-                return
-            if in_flight:
-                joined = yield Join(in_flight.popleft())
-                assert isinstance(joined, HttpResponse)
-                response = joined
-            elif planned is None and page.next_request is not None:
-                response = yield from self.call(page.next_request)
-            else:
-                break
-        if total is not None and received != total:
-            log.warning(
-                "%s: the API announced %d orders but %d were received over %d pages; the data changed "
-                "while paging, or the API miscounts",
-                self.name, total, received, pages,
-            )  # fmt: skip
-        log.info("%s: %s done: %d pages, %d orders", self.name, label, pages, emitted)
-
-    def _check_page_cap(self, pages: int, label: str) -> None:
-        if pages > self.settings.max_pages:
-            raise VendorApiError(
-                f"{label} passed the page cap of {self.settings.max_pages} pages; raise max_pages on "
-                "the connection or narrow the filters",
-                vendor=self.name,
-            )
-
-    def _check_cursor(self, page: Page, pages: int, cursors: set[str], label: str) -> None:
-        if page.cursor is None or page.next_request is None:
-            return
-        if page.cursor in cursors:
-            raise VendorApiError(
-                f"{label}: page {pages} leads to a cursor already followed ({page.cursor[:40]!r}); "
-                "stopping instead of looping",
-                vendor=self.name,
-            )
-        cursors.add(page.cursor)
-
-    def _normalise(self, record: dict[str, Any]) -> Order:
-        try:
-            return self.vendor.normalise(record)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise VendorApiError(
-                f"a record does not have the shape this provider expects ({type(exc).__name__}: {exc})",
-                vendor=self.name,
-            ) from None
-
-    def _line_keys(self, orders: list[Order]) -> list[str]:
-        """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
-
-        Two lines alike in every field the vendor gives are both kept when they arrive on one page; a
-        line seen again on a later page (the pages shifted under new orders) is dropped.
-        """
-        counts: dict[str, int] = {}
-        keys = []
-        for order in orders:
-            key = self.vendor.line_key(order)
-            n = counts[key] = counts.get(key, 0) + 1
-            keys.append(key if n == 1 else f"{key}#{n}")
-        return keys
-
-    @staticmethod
-    def _select(
-        plan: ListingPlan, orders: list[Order], emitted: int, *, pushed_down: bool = True
-    ) -> tuple[list[Order], bool]:
-        """The orders of a page to hand on, and whether the listing can stop here.
-
-        ``pushed_down`` false: the API ignored the request's filters and sort, so every filter is
-        checked here and no bound ends the listing early (only ``max_orders`` does).
-        """
-        check = plan.client_filter if pushed_down else plan.full_filter
-        if check is None and not plan.can_stop_early:
-            return orders, False  # nothing to check: the common case of a full listing
-        batch: list[Order] = []
-        for order in orders:
-            created = order.created_at
-            if created is not None and pushed_down:
-                if plan.sort == "desc" and plan.since is not None and created < plan.since:
-                    return batch, True
-                if plan.sort == "asc" and plan.until is not None and created >= plan.until:
-                    return batch, True
-            if check is not None and not check(order):
-                continue
-            batch.append(order)
-            if plan.max_orders is not None and emitted + len(batch) >= plan.max_orders:
-                return batch, True
-        return batch, False
+        concurrency = filters.concurrency or self.settings.concurrency
+        yield from run_listing(self, plan, concurrency=concurrency)
 
     # -- single orders -------------------------------------------------------------------------
 
@@ -465,44 +294,10 @@ class OrdersEngine:
         for plan in (lookup.listing, lookup.fallback):
             if plan is None:
                 continue
-            found = yield from self._find(plan, order_id)
+            found = yield from find_order(self, plan, order_id)
             if found is not None:
                 return found
         raise OrderNotFoundError(f"no order {order_id!r} in scope {dict(scope)}", vendor=self.name)
-
-    def _find(self, plan: ListingPlan, order_id: str) -> Flow[Order | None]:
-        """The order ``order_id`` in a listing, or ``None``.
-
-        Where records are order lines, every line of the order is gathered: they share the order's
-        creation time, so they are adjacent in a listing sorted by it, and the search ends at the first
-        other record after them (or at the end of the listing).
-        """
-        # No read-ahead: the listing usually ends at the first page that holds the order.
-        listing = self.run_listing(plan, label=f"lookup of {order_id}", read_ahead=False)
-        vendor = self.vendor
-        lines: list[Order] = []
-        reply: Any = None
-        try:
-            while True:
-                action = listing.send(reply)
-                if isinstance(action, Emit):
-                    for order in action.orders:
-                        if vendor.order_matches_id(order, order_id):
-                            lines.append(order)
-                            if not vendor.lists_order_lines:
-                                break
-                        elif lines:
-                            break
-                    else:
-                        reply = None
-                        continue
-                    listing.close()
-                    break
-                else:
-                    reply = yield action
-        except StopIteration:
-            pass
-        return vendor.combine_lines(lines) if lines else None
 
     def test_connection(self) -> Flow[str]:
         """Fetch a token (and make one cheap call where the vendor has one); returns a message."""

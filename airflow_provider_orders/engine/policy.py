@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airflow_provider_orders.vendors.base import Token
+from airflow_provider_orders.vendors.http import Token
 
 log = logging.getLogger(__name__)
 

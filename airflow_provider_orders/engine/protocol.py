@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from airflow_provider_orders.models import Order
-from airflow_provider_orders.vendors.base import HttpResponse
+from airflow_provider_orders.vendors.http import HttpResponse
 
 
 @dataclass(frozen=True, repr=False)
@@ -33,44 +33,60 @@ class PreparedRequest:
 
 @dataclass(frozen=True)
 class TransportFailure:
-    """A request that got no HTTP response: ``kind`` is ``connect``, ``timeout`` or ``other``."""
+    """A request that got no readable HTTP response.
 
-    kind: str
+    :param kind: ``timeout`` (no answer in time), ``connect`` (refused, reset or closed before an answer)
+        or ``protocol`` (an answer that could not be read: a broken chunk, a body that fails to decode).
+    :param message: the exception's class and reason, without the URL's query.
+    """
+
+    kind: Literal["timeout", "connect", "protocol"]
     message: str
 
 
 @dataclass(frozen=True)
 class Send:
+    """Send ``request``; the reply is its :class:`HttpResponse` or a :class:`TransportFailure`."""
+
     request: PreparedRequest
 
 
 @dataclass(frozen=True)
 class Sleep:
+    """Wait ``seconds``; the reply is ``None``."""
+
     seconds: float
 
 
 @dataclass(frozen=True)
 class Emit:
-    """A page's worth of orders for the caller (listings only)."""
+    """A page's worth of orders for the caller (listings only); the reply is ``None``."""
 
     orders: list[Order] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class Fork:
-    """Start ``flow`` (a call) alongside this one; the reply is a handle to :class:`Join` later."""
+class Forked:
+    """The handle of a forked call, which a later :class:`Join` names (the driver keeps the rest)."""
 
-    flow: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class Fork:
+    """Start ``flow`` (a call) alongside this one; the reply is its :class:`Forked` handle."""
+
+    flow: Flow[HttpResponse]
 
 
 @dataclass(frozen=True)
 class Join:
-    """Wait for a forked flow; the reply is its result, or its exception is raised into this flow."""
+    """Wait for a forked call; the reply is its response, or its exception is raised into this flow."""
 
-    handle: Any
+    handle: Forked
 
 
 Action = Send | Sleep | Emit | Fork | Join
-Reply = HttpResponse | TransportFailure | None
+Reply = HttpResponse | TransportFailure | Forked | None
 T = TypeVar("T")
 Flow = Generator[Action, Reply, T]

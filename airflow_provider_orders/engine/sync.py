@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,18 +11,22 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_orders.engine.failures import transport_failure
 from airflow_provider_orders.engine.protocol import (
     Emit,
     Flow,
     Fork,
+    Forked,
     Join,
     PreparedRequest,
+    Reply,
     Send,
     Sleep,
     TransportFailure,
 )
 from airflow_provider_orders.models import Order
-from airflow_provider_orders.vendors.base import ConnectionSettings, HttpResponse
+from airflow_provider_orders.vendors.http import HttpResponse
+from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 T = TypeVar("T")
 
@@ -43,6 +48,7 @@ class SyncTransport:
         # so that credentials are only ever sent to the connection's own host.
         session.trust_env = False
         self.session = session
+        self._ids = itertools.count()
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         try:
@@ -56,12 +62,11 @@ class SyncTransport:
                 timeout=(request.timeout, request.timeout),
                 allow_redirects=False,
             )
-        except requests.exceptions.Timeout as exc:
-            return TransportFailure("timeout", _describe(exc))
-        except requests.exceptions.ConnectionError as exc:
-            return TransportFailure("connect", _describe(exc))
-        except requests.exceptions.RequestException as exc:
-            return TransportFailure("other", _describe(exc))
+        except Exception as exc:
+            failure = transport_failure(exc)
+            if failure is None:
+                raise
+            return failure
         return HttpResponse(response.status_code, response.headers, response.content, request.url)
 
     def run(self, flow: Flow[T]) -> T:
@@ -80,8 +85,8 @@ class SyncTransport:
     def _drive(self, flow: Flow[Any], outcome: list[Any]) -> Iterator[list[Order]]:
         """Step ``flow``, carrying out its actions; yields each Emit's orders; its result goes to ``outcome``."""
         pool: ThreadPoolExecutor | None = None
-        forked: set[Future[Any]] = set()
-        reply: Any = None
+        forked: dict[Forked, Future[HttpResponse]] = {}
+        reply: Reply = None
         error: BaseException | None = None
         try:
             while True:
@@ -100,34 +105,21 @@ class SyncTransport:
                 elif isinstance(action, Fork):
                     if pool is None:
                         pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="orders-fetch")
-                    future = pool.submit(self.run, action.flow)
-                    forked.add(future)
-                    reply = future
+                    reply = Forked(next(self._ids))
+                    forked[reply] = pool.submit(self.run, action.flow)
                     # Hand the GIL over so that the worker puts its request on the wire now, instead of
                     # waiting out the interpreter's switch interval while this thread normalises a page.
                     time.sleep(0)
                 elif isinstance(action, Join):
-                    forked.discard(action.handle)
                     try:
-                        reply = action.handle.result()
+                        reply = forked.pop(action.handle).result()
                     except Exception as exc:
                         error = exc
                 else:
                     raise TypeError(f"unexpected action {action!r}")
         finally:
             flow.close()
-            for future in forked:
+            for future in forked.values():
                 future.cancel()
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def _describe(exc: Exception) -> str:
-    # requests' messages name the URL with its query string; keep only the exception's class and reason.
-    reason = str(exc.args[0]) if exc.args else type(exc).__name__
-    if "?" in reason:
-        reason = reason.split("?", 1)[0] + "?…"
-    return f"{type(exc).__name__}: {reason[:200]}"

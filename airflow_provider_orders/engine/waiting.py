@@ -32,29 +32,31 @@ class StatusMatcher:
     vendor adds later that maps to it) or native (``Succeeded``, ``1000``, ``received_full``).
     """
 
-    vendor: type[Vendor]
+    vendor_class: type[Vendor]
     target: frozenset[str]
     target_normalised: frozenset[OrderStatus]
     failure: frozenset[str]
     failure_normalised: frozenset[OrderStatus]
 
     @classmethod
-    def build(cls, vendor: type[Vendor], target: Iterable[str], failure: Iterable[str]) -> StatusMatcher:
+    def build(
+        cls, vendor_class: type[Vendor], target: Iterable[str], failure: Iterable[str]
+    ) -> StatusMatcher:
         target, failure = list(target), list(failure)
+        conn_type = vendor_class.conn_type
         if not target:
-            raise InvalidFilterError(
-                "target_status is empty: nothing could end the wait", vendor=vendor.conn_type
-            )
-        overlap = vendor.native_statuses(target) & vendor.native_statuses(failure) if failure else set()
+            raise InvalidFilterError("target_status is empty: nothing could end the wait", vendor=conn_type)
+        natives = vendor_class.native_statuses
+        overlap = natives(target) & natives(failure) if failure else set()
         if overlap:
             raise InvalidFilterError(
-                f"{sorted(overlap)} is both a target and a failure status", vendor=vendor.conn_type
+                f"{sorted(overlap)} is both a target and a failure status", vendor=conn_type
             )
         return cls(
-            vendor,
-            vendor.native_statuses(target),
+            vendor_class,
+            natives(target),
             _normalised(target),
-            vendor.native_statuses(failure) if failure else frozenset(),
+            natives(failure) if failure else frozenset(),
             _normalised(failure),
         )
 
@@ -72,20 +74,10 @@ def _normalised(values: Iterable[str]) -> frozenset[OrderStatus]:
     return frozenset(known[v.lower()] for v in values if v.lower() in known)
 
 
-def failure_message(order: Order, vendor: type[Vendor]) -> str:
+def failure_message(order: Order, vendor_class: type[Vendor]) -> str:
     """The error a failed wait raises: vendor, order, status and the vendor's own error text."""
-    detail = vendor_error_text(order.raw)
-    text = f"{vendor.display_name} order {order.id} reached {order.status.value} ({order.vendor_status})"
+    detail = vendor_class.error_text(order.raw)
+    text = (
+        f"{vendor_class.display_name} order {order.id} reached {order.status.value} ({order.vendor_status})"
+    )
     return f"{text}: {detail}" if detail else text
-
-
-def vendor_error_text(raw: dict[str, Any]) -> str | None:
-    """The error text a vendor put on an order record, where it has one."""
-    for key in ("Error", "error", "errorMessage", "failure_reason", "rejection_reason", "message"):
-        value = raw.get(key)
-        if value:
-            return str(value)
-    for item in raw.get("lineItems") or ():
-        if isinstance(item, dict) and item.get("statusDescription"):
-            return str(item["statusDescription"])
-    return None

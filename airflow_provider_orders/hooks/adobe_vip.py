@@ -9,13 +9,10 @@ from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
 class AdobeVipMarketplaceHook(OrdersHook):
     """Adobe VIP Marketplace orders through the Airflow connection ``conn_id`` (type ``adobe_vip_marketplace``).
 
-    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods and
-    :class:`~airflow_provider_orders.vendors.adobe_vip.AdobeVipMarketplace` for the filters and the connection fields.
+    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods (sync and ``a…`` async)
+    and :class:`~airflow_provider_orders.vendors.adobe_vip.AdobeVipMarketplace` for the filters and the connection fields.
 
     :param conn_id: the Airflow connection id, default ``adobe_vip_marketplace_default``.
     """
 
     vendor_class = AdobeVipMarketplace
-    conn_type = "adobe_vip_marketplace"
-    default_conn_name = "adobe_vip_marketplace_default"
-    hook_name = "Adobe VIP Marketplace"

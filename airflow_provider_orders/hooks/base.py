@@ -1,31 +1,36 @@
-"""The hook every vendor hook is: connection fields -> vendor module + engine + transport."""
+"""The hook every vendor hook is: connection -> vendor module + engine + transport, sync and async."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_orders.engine.connection import settings_from_connection, ui_field_behaviour
 from airflow_provider_orders.errors import OrdersError
+from airflow_provider_orders.hooks.connection_form import form_widgets, ui_field_behaviour
 
 if TYPE_CHECKING:
-    # The engine, the transport and the vendor modules load when a task runs, not at DAG parse.
+    # The engine, the transports and the vendor modules load when a task runs, not at DAG parse.
+    from airflow_provider_orders.engine.aio import AsyncTransport
     from airflow_provider_orders.engine.core import OrdersEngine
     from airflow_provider_orders.engine.sync import SyncTransport
     from airflow_provider_orders.models import Order
-    from airflow_provider_orders.vendors.base import OrderFilters, Vendor
+    from airflow_provider_orders.vendors.base import Vendor
+    from airflow_provider_orders.vendors.filters import OrderFilters
 
 
 class OrdersHook(BaseHook):
-    """Lists and fetches one vendor's orders through an Airflow connection.
+    """Lists and fetches one vendor's orders through an Airflow connection, sync or async.
 
-    Subclasses set :attr:`vendor_class` and the four Airflow discovery attributes; everything else is
-    here, the same for every vendor.
+    A vendor hook only sets :attr:`vendor_class`; the connection type, hook name and default connection
+    id follow from it. The connection is read once per hook, on first use: with ``get_connection`` for the
+    sync methods, with ``get_async_connection`` for the ``a…`` methods (a triggerer's event loop).
 
-    :param conn_id: the Airflow connection id.
+    :param conn_id: the Airflow connection id; default ``<conn_type>_default``.
+    :param connection: the connection already read (by :func:`~airflow_provider_orders.hooks.resolve.get_orders_hook`,
+        which needed its type), so it is not read twice.
     """
 
     vendor_class: ClassVar[type[Vendor]]
@@ -34,9 +39,18 @@ class OrdersHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
 
-    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        vendor_class = cls.__dict__.get("vendor_class")
+        if vendor_class is not None:
+            cls.conn_type = vendor_class.conn_type
+            cls.hook_name = vendor_class.display_name
+            cls.default_conn_name = f"{vendor_class.conn_type}_default"
+
+    def __init__(self, conn_id: str | None = None, *, connection: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        self._connection = connection
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -46,61 +60,123 @@ class OrdersHook(BaseHook):
     @cached_property
     def vendor(self) -> Vendor:
         """The vendor module, with this connection's validated settings."""
-        conn = self.get_connection(self.conn_id)
-        return self.vendor_class(settings_from_connection(self.vendor_class, conn))
+        from airflow_provider_orders.vendors.connection import settings_from_connection
+
+        if self._connection is None:
+            self._connection = self.get_connection(self.conn_id)
+        return self.vendor_class(settings_from_connection(self.vendor_class, self._connection))
 
     @cached_property
     def engine(self) -> OrdersEngine:
+        """The engine: auth, retries, rate limit and paging for this connection (registers its secrets
+        with Airflow's masker)."""
         from airflow_provider_orders.engine.core import OrdersEngine
 
         return OrdersEngine(self.vendor)
-
-    @cached_property
-    def transport(self) -> SyncTransport:
-        # requests is imported here, when a task runs, not when a DAG file that uses the hook is parsed.
-        from airflow_provider_orders.engine.sync import SyncTransport
-
-        return SyncTransport(self.vendor.settings)
 
     def get_conn(self) -> OrdersEngine:
         """The engine bound to this connection (Airflow's ``get_conn`` convention)."""
         return self.engine
 
+    @cached_property
+    def _sync(self) -> SyncTransport:
+        # requests is imported here, when a task runs, not when a DAG file that uses the hook is parsed.
+        from airflow_provider_orders.engine.sync import SyncTransport
+
+        return SyncTransport(self.vendor.settings)
+
     @classmethod
-    def validate_filters(cls, filters: dict[str, Any] | None = None, **kwargs: Any) -> OrderFilters:
+    def validate_filters(
+        cls, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any
+    ) -> OrderFilters:
         """Validate filters without any request; raises :class:`InvalidFilterError`."""
-        return cls.vendor_class.parse_filters({**(filters or {}), **kwargs})
+        if kwargs or not isinstance(filters, cls.vendor_class.filters_model):
+            filters = {**dict(filters or {}), **kwargs}
+        return cls.vendor_class.parse_filters(filters)
 
-    # -- the public contract ---------------------------------------------------------------------
+    # -- sync ------------------------------------------------------------------------------------
 
-    def iter_orders(self, **filters: Any) -> Iterator[Order]:
-        """Yield every order matching ``filters``, fetching one page at a time.
+    def iter_orders(
+        self, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any
+    ) -> Iterator[Order]:
+        """Yield every order matching the filters, fetching one page at a time.
 
-        Filters are validated before any request; see the vendor's filter model for the names.
+        Filters come as a mapping, as validated :class:`OrderFilters`, or as keywords; they are
+        validated before any request (see the vendor's filter model for the names).
         Raises :class:`~airflow_provider_orders.errors.OrdersError` subclasses.
         """
-        parsed = self.validate_filters(filters)
-        return self.transport.iterate(self.engine.list_orders(parsed))
+        parsed = self.validate_filters(filters, **kwargs)
+        return self._sync.iterate(self.engine.list_orders(parsed))
 
-    def list_orders(self, **filters: Any) -> list[Order]:
-        """Every order matching ``filters``, as a list (prefer :meth:`iter_orders` for large listings)."""
-        return list(self.iter_orders(**filters))
+    def list_orders(
+        self, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any
+    ) -> list[Order]:
+        """Every order matching the filters, as a list (prefer :meth:`iter_orders` for large listings)."""
+        return list(self.iter_orders(filters, **kwargs))
 
     def get_order(self, order_id: str | int, **scope: Any) -> Order:
         """One order by the id in :attr:`Order.id`.
 
         :param order_id: the vendor's order id.
         :param scope: the lookup scope where the vendor needs one (Crayon ``customer_tenant_id``, Adobe
-            ``customer_id``).
+            ``customer_id``); checked before any request.
         :raises OrderNotFoundError: the vendor has no such order.
         """
-        self.vendor.check_scope(scope)
-        return self.transport.run(self.engine.get_order(str(order_id), scope))
+        return self._sync.run(self.engine.get_order(str(order_id), scope))
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate against the vendor; ``(False, message)`` never contains a secret."""
         try:
-            return True, self.transport.run(self.engine.test_connection())
+            return True, self._sync.run(self.engine.test_connection())
+        except OrdersError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+
+    # -- async (triggers) ------------------------------------------------------------------------
+
+    async def aget_engine(self) -> OrdersEngine:
+        """The engine, with the connection read by ``get_async_connection``.
+
+        Reading the extras and building the engine register secrets with the masker, a synchronous call
+        to the supervisor that Airflow 3.0 refuses on the event loop's thread: that part runs off the loop.
+        """
+        if "engine" not in self.__dict__:
+            from asgiref.sync import sync_to_async
+
+            if self._connection is None:
+                from airflow.providers.common.compat.connection import get_async_connection
+
+                self._connection = await get_async_connection(self.conn_id)
+            await sync_to_async(lambda: self.engine)()
+        return self.engine
+
+    @cached_property
+    def _async(self) -> AsyncTransport:
+        # httpx is imported here, in the triggerer, not when a DAG file that defers is parsed.
+        from airflow_provider_orders.engine.aio import AsyncTransport
+
+        return AsyncTransport(self.vendor.settings)
+
+    async def aget_order(self, order_id: str | int, **scope: Any) -> Order:
+        """:meth:`get_order` on the event loop (shared ``httpx`` pool, no thread)."""
+        engine = await self.aget_engine()
+        return await self._async.run(engine.get_order(str(order_id), scope))
+
+    async def aiter_orders(
+        self, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any
+    ) -> AsyncIterator[Order]:
+        """:meth:`iter_orders` on the event loop."""
+        parsed = self.validate_filters(filters, **kwargs)
+        engine = await self.aget_engine()
+        async for order in self._async.iterate(engine.list_orders(parsed)):
+            yield order
+
+    async def atest_connection(self) -> tuple[bool, str]:
+        """:meth:`test_connection` on the event loop."""
+        try:
+            engine = await self.aget_engine()
+            return True, await self._async.run(engine.test_connection())
         except OrdersError as exc:
             return False, str(exc)
         except Exception as exc:
@@ -116,24 +192,7 @@ class OrdersHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form (also published as ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from wtforms import BooleanField, IntegerField, PasswordField, StringField
-
-        widgets: dict[str, Any] = {}
-        for f in cls.vendor_class.connection_fields:
-            if f.sensitive:
-                widgets[f.name] = PasswordField(
-                    f.label, widget=BS3PasswordFieldWidget(), description=f.description
-                )
-            elif f.type == "integer":
-                widgets[f.name] = IntegerField(
-                    f.label, widget=BS3TextFieldWidget(), description=f.description
-                )
-            elif f.type == "boolean":
-                widgets[f.name] = BooleanField(f.label, description=f.description)
-            else:
-                widgets[f.name] = StringField(f.label, widget=BS3TextFieldWidget(), description=f.description)
-        return widgets
+        return form_widgets(cls.vendor_class)
 
 
 __all__ = ["OrdersHook"]

@@ -9,13 +9,10 @@ from airflow_provider_orders.vendors.crayon import Crayon
 class CrayonHook(OrdersHook):
     """Crayon Cloud-iQ orders through the Airflow connection ``conn_id`` (type ``crayon``).
 
-    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods and
-    :class:`~airflow_provider_orders.vendors.crayon.Crayon` for the filters and the connection fields.
+    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods (sync and ``a…`` async)
+    and :class:`~airflow_provider_orders.vendors.crayon.Crayon` for the filters and the connection fields.
 
     :param conn_id: the Airflow connection id, default ``crayon_default``.
     """
 
     vendor_class = Crayon
-    conn_type = "crayon"
-    default_conn_name = "crayon_default"
-    hook_name = "Crayon Cloud-iQ"

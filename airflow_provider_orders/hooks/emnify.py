@@ -9,13 +9,10 @@ from airflow_provider_orders.vendors.emnify import Emnify
 class EmnifyHook(OrdersHook):
     """emnify orders through the Airflow connection ``conn_id`` (type ``emnify``).
 
-    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods and
-    :class:`~airflow_provider_orders.vendors.emnify.Emnify` for the filters and the connection fields.
+    See :class:`~airflow_provider_orders.hooks.base.OrdersHook` for the methods (sync and ``a…`` async)
+    and :class:`~airflow_provider_orders.vendors.emnify.Emnify` for the filters and the connection fields.
 
     :param conn_id: the Airflow connection id, default ``emnify_default``.
     """
 
     vendor_class = Emnify
-    conn_type = "emnify"
-    default_conn_name = "emnify_default"
-    hook_name = "emnify"

@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
+from airflow_provider_orders.boundary import airflow_errors
 from airflow_provider_orders.errors import OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
 from airflow_provider_orders.operators.writers import FORMATS
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.hooks.base import OrdersHook
+    from airflow_provider_orders.vendors.filters import OrderFilters
 
 PROGRESS_EVERY_SECONDS = 10.0
 
@@ -91,24 +96,21 @@ class ListOrdersOperator(BaseOperator):
             raise AirflowException(f"{self.task_id}: {exc}") from None
 
     def execute(self, context: Any) -> Any:
-        try:
+        with airflow_errors():
             hook = get_orders_hook(self.conn_id)
             filters = hook.validate_filters(self.filters)
-        except OrdersError as exc:
-            raise AirflowException(str(exc)) from None
-        self.log.info("Listing %s orders from connection %r", hook.vendor_class.display_name, self.conn_id)
-        try:
+            self.log.info(
+                "Listing %s orders from connection %r", hook.vendor_class.display_name, self.conn_id
+            )
             if self.output_path is None:
                 return self._to_xcom(hook, filters)
             return self._to_storage(hook, filters, context)
-        except OrdersError as exc:
-            raise AirflowException(str(exc)) from None
 
-    def _to_xcom(self, hook: Any, filters: Any) -> list[dict[str, Any]]:
+    def _to_xcom(self, hook: OrdersHook, filters: OrderFilters) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for order in hook.transport.iterate(hook.engine.list_orders(filters)):
+        for order in hook.iter_orders(filters):
             if len(out) >= self.max_xcom_orders:
-                raise AirflowException(
+                raise AirflowFailException(
                     f"more than max_xcom_orders={self.max_xcom_orders} orders match; XCom is no place for "
                     "them: set output_path (for example 'file:///data/orders.jsonl' or "
                     "'s3://aws_default@bucket/orders.jsonl') to stream them to object storage, or raise "
@@ -118,7 +120,7 @@ class ListOrdersOperator(BaseOperator):
         self.log.info("Returning %d orders through XCom", len(out))
         return out
 
-    def _to_storage(self, hook: Any, filters: Any, context: Any) -> dict[str, Any]:
+    def _to_storage(self, hook: OrdersHook, filters: OrderFilters, context: Any) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         from airflow_provider_orders.operators.writers import writer_for
@@ -134,7 +136,7 @@ class ListOrdersOperator(BaseOperator):
         try:
             with temp.open("wb") as out:
                 writer = writer_for(self.format, out)
-                for order in hook.transport.iterate(hook.engine.list_orders(filters)):
+                for order in hook.iter_orders(filters):
                     writer.write(order)
                     count += 1
                     now = time.monotonic()

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     sandbox = Sandbox(config, host=args.host, port=args.port)
     if args.print_env:
-        for key, value in sandbox_env(sandbox.url, granite_client_auth=args.granite_client_auth).items():
+        for key, value in sandbox_env(sandbox.url, config).items():
             print(f"export {key}='{value}'")
         sandbox.stop()
         return 0

@@ -9,12 +9,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_orders.sandbox import credentials
-from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.core import (
+    Request,
+    Response,
+    SandboxConfig,
+    SandboxState,
+    VendorApp,
+    apply_faults,
+)
 from airflow_provider_orders.sandbox.store import OrderSet
 
 ZULU = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$")
 OFFERS = ("65304520CA01A12", "65322651CA01A12", "80004567CA01A12", "86756309CA02A12")
+
+#: The sandbox's fixed credentials. They open nothing but the sandbox.
+CREDENTIALS = {"client_id": "sandbox-adobe-client", "client_secret": "sandbox-adobe-secret"}
 
 
 def error(status: int, message: str, code: str | None = None) -> Response:
@@ -31,14 +40,14 @@ class ImsApp(VendorApp):
         if request.path != "/ims/token/v3" or request.method != "POST":
             return Response(404, {"error": "not_found"})
         form = request.form()
-        c = credentials.ADOBE
+        c = CREDENTIALS
         if form.get("grant_type") != "client_credentials":
             return Response(400, {"error": "unsupported_grant_type"})
         if form.get("client_id") != c["client_id"] or form.get("client_secret") != c["client_secret"]:
             return Response(
                 401, {"error": "invalid_client", "error_description": "invalid client credentials"}
             )
-        token = self.sandbox.tokens.issue(self.name, form["client_id"])
+        token = self.state.tokens.issue(self.name, form["client_id"])
         return Response(
             200, {"access_token": token, "token_type": "bearer", "expires_in": int(self.config.token_ttl)}
         )
@@ -61,20 +70,28 @@ class AdobeApp(VendorApp):
 
     name = "adobe_vip_marketplace"
     prefix = "adobe"
+    credentials = CREDENTIALS
+    companions = (ImsApp,)
     states = ("1000", "1002", "1004", "1008", "1020", "1024", "1026")
     weights = (75, 8, 7, 6, 2, 2, 4)
     live_states = ("1002", "1000", "1004")
 
-    def __init__(self, sandbox: Any) -> None:
-        super().__init__(sandbox)
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__(state)
         self._request_ids: OrderedDict[str, None] = OrderedDict()
         self._ids_lock = threading.Lock()
+
+    @classmethod
+    def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
+        c = cls.credentials
+        return {"host": base_url, "login": c["client_id"], "password": c["client_secret"],
+                "extra": {"ims_url": f"{sandbox_url}/{ImsApp.prefix}"}}  # fmt: skip
 
     def handle(self, request: Request) -> Response:
         h = request.headers
         if self.bearer(request) is None:
             return error(401, "Invalid Authorization token", "401")
-        if h.get("x-api-key") != credentials.ADOBE["client_id"]:
+        if h.get("x-api-key") != CREDENTIALS["client_id"]:
             return error(403, "Invalid API Key", "403")
         if not h.get("x-correlation-id"):
             return error(400, "X-Correlation-Id header is required", "4119")
@@ -176,7 +193,7 @@ class AdobeApp(VendorApp):
         r = store.rand(i, 2)
         status = store.state(i)
         order_id = str(self._id_base(store) + i)
-        customer = store.scope
+        customer = store.tenant
         order_type = self._order_type(store, i)
         return {
             "externalReferenceId": str(700 + i),

@@ -10,13 +10,26 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from airflow_provider_orders.sandbox import credentials
-from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.core import (
+    Request,
+    Response,
+    SandboxConfig,
+    VendorApp,
+    apply_faults,
+)
 from airflow_provider_orders.sandbox.store import OrderSet
 
 PRODUCTS = ("Microsoft 365 Business Premium", "Windows 11 Pro Upgrade", "AI Builder Capacity Add-on T1",
             "Azure Reserved VM Instance", "Dynamics 365 Sales Enterprise")  # fmt: skip
 STATE_FILTER = {"1": "Succeeded", "2": "Failed", "4": "Processing"}
+
+#: The sandbox's fixed credentials. They open nothing but the sandbox.
+CREDENTIALS = {
+    "username": "sandbox-user",
+    "password": "sandbox-password",
+    "client_id": "sandbox-crayon-client",
+    "client_secret": "sandbox-crayon-secret",
+}
 
 
 def error(status: int, message: str, code: str | None = None) -> Response:
@@ -27,9 +40,16 @@ def error(status: int, message: str, code: str | None = None) -> Response:
 class CrayonApp(VendorApp):
     name = "crayon"
     prefix = "crayon"
+    credentials = CREDENTIALS
     states = ("Succeeded", "Failed", "Processing")
     weights = (80, 12, 8)
     live_states = ("Processing", "Succeeded", "Failed")
+
+    @classmethod
+    def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
+        c = cls.credentials
+        return {"host": base_url, "login": c["username"], "password": c["password"],
+                "extra": {"client_id": c["client_id"], "client_secret": c["client_secret"]}}  # fmt: skip
 
     def handle(self, request: Request) -> Response:
         if request.path == "/api/v1/connect/token/" and request.method == "POST":
@@ -41,7 +61,7 @@ class CrayonApp(VendorApp):
         return error(404, f"no route {request.method} {request.path}", "NotFound")
 
     def token(self, request: Request) -> Response:
-        c = credentials.CRAYON
+        c = CREDENTIALS
         basic = request.headers.get("authorization", "")
         expected = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
         form = request.form()

@@ -23,13 +23,6 @@ from typing import Any
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
 
-SCOPES: dict[str, dict[str, Any]] = {
-    "crayon": {"customer_tenant_id": 1001},
-    "adobe_vip_marketplace": {"customer_id": "1005000001"},
-    "granite_access_express": {},
-    "emnify": {},
-    "fleetio": {},
-}
 DAG_RUNS = [
     ("orders_daily_export", ["2026-01-01"]),
     ("orders_place_and_wait", []),
@@ -38,26 +31,16 @@ DAG_RUNS = [
 
 
 def list_with_hooks() -> None:
-    from airflow_provider_orders.hooks.adobe_vip import AdobeVipMarketplaceHook
-    from airflow_provider_orders.hooks.crayon import CrayonHook
-    from airflow_provider_orders.hooks.emnify import EmnifyHook
-    from airflow_provider_orders.hooks.fleetio import FleetioHook
-    from airflow_provider_orders.hooks.granite import GraniteAccessExpressHook
+    from airflow_provider_orders.registry import all_specs
 
     print(f"{'vendor':<24}{'orders':>8}{'seconds':>9}  statuses")
-    for hook_class in (
-        CrayonHook,
-        AdobeVipMarketplaceHook,
-        GraniteAccessExpressHook,
-        EmnifyHook,
-        FleetioHook,
-    ):
-        hook = hook_class()
+    for spec in all_specs():
+        hook = spec.hook_class()()
         started = time.monotonic()
-        orders = list(hook.iter_orders(**SCOPES[hook.conn_type]))
+        orders = list(hook.iter_orders(spec.sandbox_filters))
         elapsed = time.monotonic() - started
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(Counter(o.status.value for o in orders).items()))
-        print(f"{hook.conn_type:<24}{len(orders):>8}{elapsed:>9.2f}  {statuses}")
+        print(f"{spec.conn_type:<24}{len(orders):>8}{elapsed:>9.2f}  {statuses}")
     print("(Granite is slowest on purpose: the client keeps to its 60 requests a minute.)")
 
 
@@ -65,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--orders", type=int, default=500, help="orders per vendor and scope (default 500)")
+    parser.add_argument("--orders", type=int, default=500, help="orders per vendor and tenant (default 500)")
     parser.add_argument("--out", default="demo-output", help="where the DAGs write (default ./demo-output)")
     parser.add_argument("--dags", default=str(Path.cwd() / "example_dags"), help="the example DAGs folder")
     parser.add_argument("--hooks-only", action="store_true", help="skip the DAG runs")
@@ -76,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     home = Path(os.environ.get("AIRFLOW_HOME", Path.cwd() / ".airflow-home")).resolve()
     airflow = str(Path(sys.executable).with_name("airflow"))
-    # The newest order of each scope stays in progress for 20 s after a reset, then completes.
+    # The newest order of each tenant stays in progress for 20 s after a reset, then completes.
     config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0)
     with Sandbox(config) as sandbox:
         env = {
@@ -88,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             "ORDERS_EXPORT_BASE": f"file://{out}",
         }
         os.environ.update(env)
-        print(f"sandbox: {sandbox.url} ({args.orders} orders per vendor and scope)\n")
+        print(f"sandbox: {sandbox.url} ({args.orders} orders per vendor and tenant)\n")
         print("== 1. every order of every vendor, through the hooks")
         list_with_hooks()
         if args.hooks_only:

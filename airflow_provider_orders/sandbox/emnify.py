@@ -10,13 +10,21 @@ import time
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_orders.sandbox import credentials
-from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.core import (
+    Request,
+    Response,
+    SandboxConfig,
+    VendorApp,
+    apply_faults,
+)
 from airflow_provider_orders.sandbox.store import STEP, OrderSet
 
 NAMES = ("EDITING", "SUBMITTED", "SHIPPED", "DELIVERED", "CANCELED")
 CODES = {name: code for code, name in enumerate(NAMES)}
 CRITERION = re.compile(r"^(id|submit_date|status|paid)(!:|>=|<=|\^~|:|>|<)(.+)$")
+
+#: The sandbox's fixed credentials. They open nothing but the sandbox.
+CREDENTIALS = {"application_token": "sandbox-emnify-application-token"}
 
 
 def error(status: int, message: str, code: int | None = None) -> Response:
@@ -37,9 +45,14 @@ def _jwt(ttl: float, subject: str, nonce: str) -> str:
 class EmnifyApp(VendorApp):
     name = "emnify"
     prefix = "emnify"
+    credentials = CREDENTIALS
     states = NAMES
     weights = (5, 7, 10, 70, 8)
     live_states = ("SHIPPED", "DELIVERED", "CANCELED")
+
+    @classmethod
+    def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
+        return {"host": base_url, "password": cls.credentials["application_token"]}
 
     def handle(self, request: Request) -> Response:
         if request.path == "/api/v1/authenticate" and request.method == "POST":
@@ -47,7 +60,7 @@ class EmnifyApp(VendorApp):
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer "):
             return error(401, "Authorization header is missing", 1101)
-        if self.sandbox.tokens.check(self.name, auth[7:]) is None:
+        if self.state.tokens.check(self.name, auth[7:]) is None:
             return error(401, "Token expired or invalid", 1103)
         match = re.fullmatch(r"/api/v1/shop/order(?:/(\d+))?/?", request.path)
         if not match or request.method != "GET":
@@ -68,13 +81,10 @@ class EmnifyApp(VendorApp):
             body = request.json()
         except ValueError:
             return error(400, "body must be JSON")
-        if (
-            not isinstance(body, dict)
-            or body.get("application_token") != credentials.EMNIFY["application_token"]
-        ):
+        if not isinstance(body, dict) or body.get("application_token") != CREDENTIALS["application_token"]:
             return error(401, "Invalid application token", 1102)
         token = _jwt(self.config.token_ttl, "application", secrets.token_urlsafe(24))
-        self.sandbox.tokens.issue(self.name, "application", token=token)
+        self.state.tokens.issue(self.name, "application", token=token)
         return Response(200, {"auth_token": token})
 
     def list_orders(self, request: Request, store: OrderSet) -> Response:

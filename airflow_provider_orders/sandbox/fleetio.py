@@ -18,8 +18,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_orders.sandbox import credentials
-from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.core import (
+    Request,
+    Response,
+    SandboxConfig,
+    VendorApp,
+    apply_faults,
+)
 from airflow_provider_orders.sandbox.store import OrderSet
 
 STATES = ("draft", "submitted_for_approval", "approved", "rejected", "purchased", "received_partial",
@@ -31,6 +36,9 @@ CURSOR_VERSION = "2024-03-15"
 #: The version the sandbox's API key is locked to (sent when a request names none).
 KEY_VERSION = "2024-01-01"
 LEGACY_PAGE_SIZE = 100
+
+#: The sandbox's fixed credentials. They open nothing but the sandbox.
+CREDENTIALS = {"api_key": "sandbox-fleetio-api-key", "account_token": "sandbox-fleetio-account"}
 
 
 def problem(status: int, title: str, detail: str) -> Response:
@@ -52,15 +60,21 @@ def bad_request(field: str, message: str) -> Response:
 class FleetioApp(VendorApp):
     name = "fleetio"
     prefix = "fleetio"
+    credentials = CREDENTIALS
     states = STATES
     weights = (5, 6, 6, 3, 10, 5, 45, 20)
     live_states = ("purchased", "received_full", "rejected")
 
+    @classmethod
+    def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
+        c = cls.credentials
+        return {"host": base_url, "password": c["api_key"], "extra": {"account_token": c["account_token"]}}
+
     def handle(self, request: Request) -> Response:
         h = request.headers
         if (
-            h.get("authorization") != f"Token {credentials.FLEETIO['api_key']}"
-            or h.get("account-token") != credentials.FLEETIO["account_token"]
+            h.get("authorization") != f"Token {CREDENTIALS['api_key']}"
+            or h.get("account-token") != CREDENTIALS["account_token"]
         ):
             return problem(401, "Unauthorized", "Request could not be authenticated")
         version = h.get("x-api-version") or KEY_VERSION

@@ -11,13 +11,22 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from airflow_provider_orders.sandbox import credentials
-from airflow_provider_orders.sandbox.server import Request, Response, VendorApp, apply_faults
+from airflow_provider_orders.sandbox.core import (
+    Request,
+    Response,
+    SandboxConfig,
+    SandboxState,
+    VendorApp,
+    apply_faults,
+)
 from airflow_provider_orders.sandbox.store import OrderSet
 
 STATES = ("draft", "submitted", "pending", "canceled", "completed")
 NAMESPACE = uuid.UUID("6f0c1f0e-4c1b-4a8a-9a43-0e0c9d1a7c55")
 CUSTOMERS = ("Acme Retail", "Blue Sky Clinics", "Northwind Foods", "Contoso Banking")
+
+#: The sandbox's fixed credentials. They open nothing but the sandbox.
+CREDENTIALS = {"client_id": "sandbox-granite-client", "client_secret": "sandbox-granite-secret"}
 
 
 def error(status: int, message: str, code: str | None = None) -> Response:
@@ -39,7 +48,7 @@ class GraniteAuthApp(VendorApp):
         if request.path != "/oauth2/token" or request.method != "POST":
             return Response(404, {"error": "not_found"})
         form = request.form()
-        c = credentials.GRANITE
+        c = CREDENTIALS
         if form.get("grant_type") != "client_credentials":
             return Response(400, {"error": "unsupported_grant_type"})
         if self.config.granite_client_auth == "client_secret_basic":
@@ -51,7 +60,7 @@ class GraniteAuthApp(VendorApp):
                                   "failed. Either the client or the client credentials are invalid."})  # fmt: skip
         if "urn:grt:accessexpress" not in (form.get("scope") or "").split():
             return Response(400, {"error": "invalid_scope"})
-        token = self.sandbox.tokens.issue(self.name, client_id)
+        token = self.state.tokens.issue(self.name, client_id)
         return Response(200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.config.token_ttl),
                               "scope": "urn:grt:accessexpress"})  # fmt: skip
 
@@ -71,12 +80,14 @@ def _basic(header: str) -> tuple[str | None, str | None]:
 class GraniteApp(VendorApp):
     name = "granite_access_express"
     prefix = "granite"
+    credentials = CREDENTIALS
+    companions = (GraniteAuthApp,)
     states = STATES
     weights = (6, 8, 10, 8, 68)
     live_states = ("pending", "completed", "canceled")
 
-    def __init__(self, sandbox: Any) -> None:
-        super().__init__(sandbox)
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__(state)
         self._hits: dict[str, deque[float]] = {}
         self._hits_lock = threading.Lock()
 
@@ -96,6 +107,13 @@ class GraniteApp(VendorApp):
                                 headers={"Retry-After": str(wait)})  # fmt: skip
             hits.append(now)
         return None
+
+    @classmethod
+    def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
+        c = cls.credentials
+        return {"host": base_url, "login": c["client_id"], "password": c["client_secret"],
+                "extra": {"token_url": f"{sandbox_url}/{GraniteAuthApp.prefix}/oauth2/token",
+                          "client_auth": config.granite_client_auth}}  # fmt: skip
 
     def handle(self, request: Request) -> Response:
         client = self.bearer(request)

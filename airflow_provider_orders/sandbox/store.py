@@ -1,4 +1,4 @@
-"""Deterministic order sets: order ``i`` of a vendor and scope is computed, never stored.
+"""Deterministic order sets: order ``i`` of a vendor and tenant is computed, never stored.
 
 An order set of a million orders costs a few bytes per order only when a status filter asks for its
 index (an ``array`` of matching positions, built once). Orders are spaced ``STEP`` seconds apart and
@@ -30,14 +30,14 @@ def mix(*values: int) -> int:
     return h
 
 
-def scope_salt(text: str) -> int:
+def tenant_salt(text: str) -> int:
     return mix(*text.encode())
 
 
 class OrderSet:
-    """The orders of one vendor and scope, oldest first (index 0).
+    """The orders of one vendor and tenant, oldest first (index 0).
 
-    :param salt: makes one scope's orders differ from another's.
+    :param salt: makes one tenant's orders differ from another's.
     :param size: how many orders.
     :param states: the vendor's states in the order an order moves through them.
     :param weights: how often each state occurs among settled orders (same length as ``states``).
@@ -59,9 +59,9 @@ class OrderSet:
         started: Callable[[], float],
         live_delay: float,
         clock: Callable[[], float] = time.monotonic,
-        scope: str = "",
+        tenant: str = "",
     ) -> None:
-        self.scope = scope
+        self.tenant = tenant
         self.salt = salt
         self.size = size
         self.states = list(states)

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_orders.boundary import airflow_errors, error_from_event, to_airflow
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
@@ -70,49 +71,53 @@ class OrderStateSensor(BaseSensorOperator):
         self.scope = scope or {}
         self.fail_if_missing = fail_if_missing
         self.deferrable = deferrable
-        self._validate(parse_time=True)
+        self._validate_at_parse()
 
-    def _validate(self, *, parse_time: bool) -> None:
-        """Check statuses and scope for the vendor, at DAG parse when the connection is known already."""
-        conn_type = conn_type_if_known(self.conn_id) if parse_time else self.hook.conn_type
+    def _validate_at_parse(self) -> None:
+        """Check statuses and scope for the vendor at DAG parse, when the connection is known already.
+
+        At run time the same checks run before the first request: the statuses in :attr:`matcher`, the
+        scope in the engine.
+        """
+        conn_type = conn_type_if_known(self.conn_id)
         if conn_type is None or _templated(self.target_status, self.failure_status, self.scope):
             return
         try:
-            hook_class = hook_class_for(conn_type, self.conn_id)
-            StatusMatcher.build(hook_class.vendor_class, self.target_status, self.failure_status)
-            if not _templated(self.scope):
-                hook_class.vendor_class.check_scope(self.scope)
+            vendor_class = hook_class_for(conn_type, self.conn_id).vendor_class
+            StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
+            vendor_class.check_scope(self.scope)
         except OrdersError as exc:
             raise AirflowException(f"{self.task_id}: {exc}") from None
 
     @cached_property
     def hook(self) -> OrdersHook:
+        """The vendor's hook; the connection is read once per task attempt."""
         return get_orders_hook(self.conn_id)
 
-    def _matcher(self) -> StatusMatcher:
+    @cached_property
+    def matcher(self) -> StatusMatcher:
+        """Which of the vendor's states end the wait, and how."""
         return StatusMatcher.build(self.hook.vendor_class, self.target_status, self.failure_status)
 
-    def _check(self, matcher: StatusMatcher) -> Order | None:
+    def _check(self) -> Order | None:
         try:
             order = self.hook.get_order(str(self.order_id), **self.scope)
-        except OrderNotFoundError as exc:
+        except OrderNotFoundError:
             if self.fail_if_missing:
-                raise AirflowFailException(str(exc)) from None
+                raise
             self.log.info(
                 "Order %s not found yet at %s; waiting", self.order_id, self.hook.vendor_class.display_name
             )
             return None
-        outcome = matcher.decide(order)
+        outcome = self.matcher.decide(order)
         if outcome == "failure":
             raise AirflowFailException(failure_message(order, self.hook.vendor_class))
         self.log.info("Order %s is %s (%s)", order.id, order.status.value, order.vendor_status)
         return order if outcome == "success" else None
 
     def poke(self, context: Any) -> PokeReturnValue:
-        try:
-            order = self._check(self._matcher())
-        except OrdersError as exc:
-            raise AirflowException(str(exc)) from None
+        with airflow_errors():
+            order = self._check()
         if order is None:
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=order.model_dump(mode="json"))
@@ -120,8 +125,7 @@ class OrderStateSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        self._validate(parse_time=False)
-        # One check first: an order already done needs no triggerer round trip.
+        # One check first (statuses and scope are checked before its request): an order already done needs no triggerer round trip.
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
@@ -156,7 +160,8 @@ class OrderStateSensor(BaseSensorOperator):
             raise AirflowFailException(message)
         if status == "timeout":
             raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
+        error = error_from_event(event)
+        raise to_airflow(error) from error
 
 
 def _templated(*values: Any) -> bool:

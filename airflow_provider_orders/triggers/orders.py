@@ -9,9 +9,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_orders.boundary import event_from_error
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
-from airflow_provider_orders.vendors import vendor_for
 
 
 class OrderStateTrigger(BaseTrigger):
@@ -23,7 +23,8 @@ class OrderStateTrigger(BaseTrigger):
     - ``success``: ``order`` is the final :class:`~airflow_provider_orders.models.Order` as JSON;
     - ``failure``: the order reached a failure status; ``order`` and ``message`` say which;
     - ``timeout``: ``timeout_at`` passed; ``order`` is the last one seen (or ``None``);
-    - ``error``: the vendor or the connection failed; ``message``, ``error_type``, ``http_status``, ``code``.
+    - ``error``: the vendor or the connection failed; ``message``, ``error_type``, ``vendor``,
+      ``http_status`` and ``code`` (see :func:`airflow_provider_orders.boundary.event_from_error`).
 
     :param conn_id: the Airflow connection of the vendor.
     :param order_id: the order's id (:attr:`Order.id`).
@@ -73,35 +74,22 @@ class OrderStateTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        base = {"order_id": self.order_id, "conn_id": self.conn_id}
+        base: dict[str, Any] = {"order_id": self.order_id, "conn_id": self.conn_id}
         last: dict[str, Any] | None = None
         try:
-            from airflow.providers.common.compat.connection import get_async_connection
-            from asgiref.sync import sync_to_async
-
             # Imported here: the triggerer needs them, a DAG file that defers to this trigger does not.
-            from airflow_provider_orders.engine.aio import AsyncTransport
-            from airflow_provider_orders.engine.connection import settings_from_connection
-            from airflow_provider_orders.engine.core import OrdersEngine
+            from airflow_provider_orders.hooks.resolve import aget_orders_hook
 
-            conn = await get_async_connection(self.conn_id)
-            vendor_class = vendor_for(conn.conn_type, self.conn_id)
-            # Reading the extras and building the engine register secrets with the masker, a synchronous
-            # call to the supervisor that Airflow 3.0 refuses on the event loop's thread: off the loop.
-            settings = await sync_to_async(settings_from_connection)(vendor_class, conn)
-            vendor = vendor_class(settings)
-            matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
-            engine = await sync_to_async(OrdersEngine)(vendor)
-            transport = AsyncTransport(vendor.settings)
+            hook = await aget_orders_hook(self.conn_id)
+            vendor_class = hook.vendor_class
             base["vendor"] = vendor_class.conn_type
+            matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
             while True:
                 try:
-                    order = await transport.run(engine.get_order(self.order_id, self.scope))
+                    order = await hook.aget_order(self.order_id, **self.scope)
                 except OrderNotFoundError as exc:
                     if self.fail_if_missing:
-                        yield TriggerEvent({**base, "status": "error", "message": str(exc),
-                                            "error_type": type(exc).__name__, "http_status": exc.status,
-                                            "code": exc.code})  # fmt: skip
+                        yield TriggerEvent({**base, **event_from_error(exc)})
                         return
                     self.log.info(
                         "%s order %s not found yet; waiting", vendor_class.display_name, self.order_id
@@ -129,8 +117,7 @@ class OrderStateTrigger(BaseTrigger):
                     wait = min(wait, remaining)
                 await asyncio.sleep(wait)
         except OrdersError as exc:
-            yield TriggerEvent({**base, "status": "error", "message": str(exc), "error_type": type(exc).__name__,
-                                "http_status": exc.status, "code": exc.code})  # fmt: skip
+            yield TriggerEvent({**base, **event_from_error(exc)})
         except Exception as exc:  # a missing connection, say: report it instead of dying silently
             self.log.exception("order %s: unexpected error while waiting", self.order_id)
             yield TriggerEvent({**base, "status": "error", "message": f"{type(exc).__name__}: {exc}",

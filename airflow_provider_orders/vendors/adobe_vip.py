@@ -23,21 +23,14 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import (
-    COMMON_FIELDS,
-    ClientCredentialsVendor,
-    ConnectionField,
-    ConnectionSettings,
-    HttpRequest,
-    ListingPlan,
-    OrderFilters,
-    OrderLookup,
-    all_of,
-    in_window,
-    parse_time,
-    zulu,
-)
+from airflow_provider_orders.vendors.base import ClientCredentialsVendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest
+from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import OffsetLinkPager
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
+from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.spec import VendorSpec
 
 PRODUCTION_IMS = "https://ims-na1.adobelogin.com"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations"
@@ -140,6 +133,15 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_id",)
+
+    @classmethod
+    def error_text(cls, raw: Mapping[str, Any]) -> str | None:
+        """Adobe explains a failed order on its line items (``statusDescription``)."""
+        for item in raw.get("lineItems") or ():
+            if isinstance(item, dict) and item.get("statusDescription"):
+                return str(item["statusDescription"])
+        return None
+
     settings: AdobeVipSettings
 
     def token_url(self) -> str:
@@ -205,7 +207,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("creationDate"))
         status = str(record.get("status") or "")
-        return Order.from_vendor(
+        return Order(
             vendor=self.conn_type,
             id=str(record["orderId"]),
             number=str(record.get("externalReferenceId") or record["orderId"]),
@@ -226,3 +228,11 @@ def _matches(order: Order, needle: str) -> bool:
     raw = order.raw
     fields = (order.id, raw.get("externalReferenceId"), raw.get("referenceOrderId"))
     return any(needle in str(f).lower() for f in fields if f)
+
+
+SPEC = VendorSpec(
+    vendor_class=AdobeVipMarketplace,
+    hook="airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook",
+    sandbox_app="airflow_provider_orders.sandbox.adobe_vip.AdobeApp",
+    sandbox_filters={"customer_id": "1005000001"},
+)

@@ -24,22 +24,14 @@ from pydantic import Field, SecretStr
 
 from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import (
-    COMMON_FIELDS,
-    ConnectionField,
-    ConnectionSettings,
-    HttpRequest,
-    HttpResponse,
-    ListingPlan,
-    OrderFilters,
-    OrderLookup,
-    Token,
-    Vendor,
-    all_of,
-    in_window,
-    parse_time,
-)
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token
+from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import PageNumberPager
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time
+from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.spec import VendorSpec
 
 LIST_PATH = "/api/v1/purchaserequest/orders/"
 TOKEN_PATH = "/api/v1/connect/token/"
@@ -91,6 +83,7 @@ class Crayon(Vendor):
     )
     scope_fields = ("customer_tenant_id",)
     lists_order_lines = True
+    error_fields = ("Error",)
     settings: CrayonSettings
 
     # -- auth --------------------------------------------------------------------------------
@@ -207,7 +200,7 @@ class Crayon(Vendor):
             "Error": next((e for e in errors if e), None),
             "Lines": [line.raw for line in lines],
         }
-        return Order.from_vendor(
+        return Order(
             vendor=first.vendor, id=first.id, number=first.number, status=self.map_status(state),
             vendor_status=state, created_at=first.created_at, raw=raw,
         )  # fmt: skip
@@ -216,7 +209,7 @@ class Crayon(Vendor):
         created = parse_time(record.get("Created"), assume_utc=True)
         state = str(record.get("OrderState") or "")
         order_id = str(record["OrderReferenceId"])
-        return Order.from_vendor(
+        return Order(
             vendor="crayon",
             id=order_id,
             number=order_id,
@@ -239,3 +232,11 @@ class Crayon(Vendor):
                 body.get("Message") or f"HTTP {response.status}"
             )
         return super().read_error(response)
+
+
+SPEC = VendorSpec(
+    vendor_class=Crayon,
+    hook="airflow_provider_orders.hooks.crayon.CrayonHook",
+    sandbox_app="airflow_provider_orders.sandbox.crayon.CrayonApp",
+    sandbox_filters={"customer_tenant_id": 1001},
+)

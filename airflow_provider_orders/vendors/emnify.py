@@ -21,24 +21,14 @@ from pydantic import SecretStr, field_validator
 
 from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import (
-    COMMON_FIELDS,
-    ConnectionField,
-    ConnectionSettings,
-    HttpRequest,
-    HttpResponse,
-    ListingPlan,
-    OrderFilters,
-    OrderLookup,
-    Token,
-    Vendor,
-    all_of,
-    in_window,
-    parse_time,
-    to_decimal,
-    zulu,
-)
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token
+from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import HeaderPager
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, to_decimal, zulu
+from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.spec import VendorSpec
 
 DEFAULT_ORDERS_PATH = "/api/v1/shop/order"
 AUTH_PATH = "/api/v1/authenticate"
@@ -186,7 +176,7 @@ class Emnify(Vendor):
         currency = record.get("currency")
         if isinstance(currency, dict):
             currency = currency.get("code") or currency.get("symbol")
-        return Order.from_vendor(
+        return Order(
             vendor=self.conn_type,
             id=str(record["id"]),
             number=str(record.get("purchase_order_number") or record["id"]),
@@ -219,3 +209,10 @@ def _jwt_lifetime(token: str) -> float | None:
         return float(claims["exp"]) - float(claims["iat"])
     except (IndexError, ValueError, KeyError, TypeError):
         return None
+
+
+SPEC = VendorSpec(
+    vendor_class=Emnify,
+    hook="airflow_provider_orders.hooks.emnify.EmnifyHook",
+    sandbox_app="airflow_provider_orders.sandbox.emnify.EmnifyApp",
+)

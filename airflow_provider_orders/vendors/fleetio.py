@@ -24,22 +24,14 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 
 from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import (
-    COMMON_FIELDS,
-    ConnectionField,
-    ConnectionSettings,
-    HttpRequest,
-    HttpResponse,
-    ListingPlan,
-    OrderFilters,
-    OrderLookup,
-    Vendor,
-    all_of,
-    in_window,
-    parse_time,
-    zulu,
-)
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
+from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import CursorOrNumberedPager
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
+from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.spec import VendorSpec
 
 LIST_PATH = "/api/v1/purchase_orders"
 #: The first version whose purchase-order reference documents cursors, filters and sort (and the
@@ -232,7 +224,7 @@ class Fleetio(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         state = str(record.get("state") or "")
         cents = record.get("total_amount_cents")
-        return Order.from_vendor(
+        return Order(
             vendor=self.conn_type,
             id=str(record["number"]),
             number=str(record["number"]),
@@ -268,3 +260,10 @@ def _label_names(raw: dict[str, Any]) -> set[str]:
 def _matches(order: Order, needle: str) -> bool:
     raw = order.raw
     return any(needle in str(f).lower() for f in (order.id, raw.get("description")) if f)
+
+
+SPEC = VendorSpec(
+    vendor_class=Fleetio,
+    hook="airflow_provider_orders.hooks.fleetio.FleetioHook",
+    sandbox_app="airflow_provider_orders.sandbox.fleetio.FleetioApp",
+)

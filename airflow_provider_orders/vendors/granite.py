@@ -26,21 +26,14 @@ from pydantic import Field, SecretStr, field_validator
 
 from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
-from airflow_provider_orders.vendors.base import (
-    COMMON_FIELDS,
-    ClientAuth,
-    ClientCredentialsVendor,
-    ConnectionField,
-    ConnectionSettings,
-    HttpRequest,
-    ListingPlan,
-    OrderFilters,
-    OrderLookup,
-    parse_time,
-    to_decimal,
-    zulu,
-)
+from airflow_provider_orders.vendors.base import ClientAuth, ClientCredentialsVendor
+from airflow_provider_orders.vendors.filters import OrderFilters
+from airflow_provider_orders.vendors.http import HttpRequest
+from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import ShortPagePager
+from airflow_provider_orders.vendors.parsing import parse_time, to_decimal, zulu
+from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.spec import VendorSpec
 
 LIST_PATH = "/api/v1/ordersAccessExpress"
 DEFAULT_SCOPE = "urn:grt:accessexpress"
@@ -189,7 +182,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("created_at"), assume_utc=True)
         status = str(record.get("status") or "")
-        return Order.from_vendor(
+        return Order(
             vendor=self.conn_type,
             id=str(record["order_number"]),
             number=str(record["order_number"]),
@@ -201,3 +194,10 @@ class GraniteAccessExpress(ClientCredentialsVendor):
             currency=record.get("currency"),
             raw=record,
         )
+
+
+SPEC = VendorSpec(
+    vendor_class=GraniteAccessExpress,
+    hook="airflow_provider_orders.hooks.granite.GraniteAccessExpressHook",
+    sandbox_app="airflow_provider_orders.sandbox.granite.GraniteApp",
+)

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from airflow_provider_orders.errors import VendorApiError
-from airflow_provider_orders.vendors.base import HttpRequest, HttpResponse, Page, Pager
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
+from airflow_provider_orders.vendors.listing import Page, Pager
 
 
 def _json(response: HttpResponse, vendor: str) -> Any:
@@ -78,7 +79,7 @@ class PageNumberPager(NumberedPager):
             done = True
         return self._advance(records, done, total)
 
-    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
         if first.next_request is None:
             return []
         if first.total is None:
@@ -154,7 +155,7 @@ class OffsetLinkPager(Pager):
         request = HttpRequest("GET", urljoin(self.base_url + "/", str(uri)), headers=self.first.headers)
         return Page(records, request, total, cursor=str(uri))
 
-    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
         if first.next_request is None:
             return []
         params = dict(self.first.params)
@@ -206,7 +207,7 @@ class HeaderPager(NumberedPager):
         self.pages = pages
         return self._advance(records, page >= pages or not records, total)
 
-    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
         if first.next_request is None:
             return []
         return [self.request_for_page(n) for n in range(2, self.pages + 1)]
@@ -299,7 +300,7 @@ class CursorOrNumberedPager(CursorPager):
         nxt = None if done else self.request_for_page(self.page)
         return Page(records, nxt, total, cursor=f"page {current}", pushed_down=False)
 
-    def plan_rest(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
         if first.next_request is None:
             return []
         if first.pushed_down or self.pages is None:

@@ -1,13 +1,12 @@
-"""Airflow connection -> validated vendor settings. Used by the sync hook and the async trigger alike."""
+"""An Airflow connection -> one vendor's validated settings, for the sync and the async hook alike."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from airflow_provider_orders.vendors.base import ConnectionSettings, Vendor
-
-COMMON_KEYS = {"timeout", "verify", "requests_per_minute", "max_retries", "max_pages"}
+from airflow_provider_orders.errors import ConnectionConfigError
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 
 class ConnectionLike(Protocol):
@@ -51,8 +50,6 @@ def _base_url(vendor: type[Vendor], conn: ConnectionLike) -> str:
     host = (conn.host or "").strip()
     if not host:
         if not vendor.default_host:
-            from airflow_provider_orders.errors import ConnectionConfigError
-
             raise ConnectionConfigError(
                 f"connection {conn.conn_id!r} has no host, and {vendor.display_name} publishes no production "
                 "URL to default to; set the host to your API base URL",
@@ -64,33 +61,3 @@ def _base_url(vendor: type[Vendor], conn: ConnectionLike) -> str:
     scheme = conn.schema if conn.schema in ("http", "https") else "https"
     port = f":{conn.port}" if conn.port else ""
     return f"{scheme}://{host}{port}"
-
-
-def ui_field_behaviour(vendor: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
-    """Hidden fields, labels and placeholders of ``vendor``'s connection form."""
-    relabeling = {"host": "API base URL", "password": vendor.password_label}
-    hidden = ["schema", "port", "extra"]
-    if vendor.login_label:
-        relabeling["login"] = vendor.login_label
-    else:
-        hidden.append("login")
-    placeholders = {"host": vendor.default_host or "https://api.example.com (required)"}
-    if python_style:
-        return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
-    return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
-
-
-def conn_fields(vendor: type[Vendor]) -> dict[str, Any]:
-    """``conn-fields`` metadata (JSON schema per extra) for the Airflow 3 connection form."""
-    out: dict[str, Any] = {}
-    for f in vendor.connection_fields:
-        schema: dict[str, Any] = {"type": [f.type, "null"]}
-        if f.default is not None:
-            schema["default"] = f.default
-        if f.sensitive:
-            schema["format"] = "password"
-        entry: dict[str, Any] = {"label": f.label, "schema": schema}
-        if f.description:
-            entry["description"] = f.description
-        out[f.name] = entry
-    return out

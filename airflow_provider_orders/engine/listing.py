@@ -1,0 +1,313 @@
+"""The paging loop: drives a vendor's pager with the guards every style needs, as a flow.
+
+Three ways through the pages, one function each, sharing one :class:`Listing` that reads and checks
+every page the same way:
+
+- :func:`_one_by_one`: fetch a page, hand it on, fetch the next (where a page may end the listing);
+- :func:`_read_ahead`: fetch the next page while this one is normalised and handed on;
+- :func:`_concurrently`: where the first page tells how many there are, keep up to ``concurrency`` of
+  the rest in flight, handed on strictly in page order.
+
+The guards (:meth:`Listing.read`, :meth:`Listing.take`):
+
+- a repeated cursor or link, or a page whose records were all received already, raises
+  :class:`VendorApiError`: the listing would otherwise loop or come back silently partial;
+- more pages than the connection's ``max_pages`` raises;
+- records seen twice (offsets shifting under new orders) are dropped once and logged;
+- a received count that differs from the announced total is logged as a warning;
+- with a date bound on a sorted listing, paging stops at the first order past the bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Protocol
+
+from airflow_provider_orders.engine.policy import SeenIds
+from airflow_provider_orders.engine.protocol import Emit, Flow, Fork, Forked, Join, Reply
+from airflow_provider_orders.errors import VendorApiError
+from airflow_provider_orders.models import Order
+from airflow_provider_orders.vendors.base import Vendor
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
+from airflow_provider_orders.vendors.listing import ListingPlan, Page
+from airflow_provider_orders.vendors.settings import ConnectionSettings
+
+
+class Caller(Protocol):
+    """What the paging loop needs of the engine: the vendor, the settings, and a call with retries."""
+
+    vendor: Vendor
+    settings: ConnectionSettings
+
+    @property
+    def name(self) -> str: ...
+
+    def call(self, request: HttpRequest) -> Flow[HttpResponse]: ...
+
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class Listing:
+    """The state of one listing (pages, counts, records seen, cursors) and the rules for each page.
+
+    :param engine: sends the calls and knows the vendor and the connection's page cap (the engine).
+    :param plan: the vendor's plan for the filters.
+    :param label: names the listing in errors and logs (``listing``, ``lookup of 42``).
+    """
+
+    def __init__(self, engine: Caller, plan: ListingPlan, label: str) -> None:
+        self.engine = engine
+        self.vendor = engine.vendor
+        self.name = engine.name
+        self.plan = plan
+        self.label = label
+        self.seen = SeenIds()
+        self.cursors: set[str] = set()
+        self.pages = self.received = self.emitted = 0
+        self.total: int | None = None
+        self.started = self.last_report = time.monotonic()
+
+    def read(self, response: HttpResponse) -> Page:
+        """Read the next page of the listing."""
+        page = self.plan.pager.read(response)
+        self.pages += 1
+        if self.total is None:
+            self.total = page.total
+        return page
+
+    def check_cursor(self, page: Page) -> None:
+        """Refuse to follow a cursor or link this listing followed already."""
+        if page.cursor is None or page.next_request is None:
+            return
+        if page.cursor in self.cursors:
+            raise VendorApiError(
+                f"{self.label}: page {self.pages} leads to a cursor already followed ({page.cursor[:40]!r}); "
+                "stopping instead of looping",
+                vendor=self.name,
+            )
+        self.cursors.add(page.cursor)
+
+    def check_page_cap(self, pages: int) -> None:
+        """Refuse to go past the connection's ``max_pages``."""
+        cap = self.engine.settings.max_pages
+        if pages > cap:
+            raise VendorApiError(
+                f"{self.label} passed the page cap of {cap} pages; raise max_pages on the connection or "
+                "narrow the filters",
+                vendor=self.name,
+            )
+
+    def take(self, page: Page) -> tuple[list[Order], bool]:
+        """The orders of ``page`` to hand on, and whether the listing ends with them."""
+        orders = [self._normalise(record) for record in page.records]
+        self.received += len(orders)
+        keys = self._line_keys(orders) if self.vendor.lists_order_lines else None
+        fresh = self.seen.keep_new(orders, keys)
+        if orders and not fresh:
+            raise VendorApiError(
+                f"{self.label}: page {self.pages} repeats {len(orders)} orders already received; the API is "
+                "serving the same page again, so the listing cannot be completed",
+                vendor=self.name,
+            )
+        if len(fresh) < len(orders):
+            log.info("%s: page %d held %d orders seen earlier; kept once", self.name, self.pages,
+                     len(orders) - len(fresh))  # fmt: skip
+        batch, stop = select(self.plan, fresh, self.emitted, pushed_down=page.pushed_down)
+        self.emitted += len(batch)
+        now = time.monotonic()
+        if now - self.last_report >= PROGRESS_EVERY_SECONDS:
+            self.last_report = now
+            rate = self.received / max(now - self.started, 1e-9)
+            log.info(
+                "%s: %d pages, %d orders so far (%.0f orders/s)", self.name, self.pages, self.emitted, rate
+            )
+        if stop:
+            log.debug("%s: stopped after page %d (bound or max_orders reached)", self.name, self.pages)
+        return batch, stop
+
+    def finish(self) -> None:
+        """Log the end of a listing that ran to its last page; warn when the vendor's total disagrees."""
+        if self.total is not None and self.received != self.total:
+            log.warning(
+                "%s: the API announced %d orders but %d were received over %d pages; the data changed "
+                "while paging, or the API miscounts",
+                self.name, self.total, self.received, self.pages,
+            )  # fmt: skip
+        log.info("%s: %s done: %d pages, %d orders", self.name, self.label, self.pages, self.emitted)
+
+    def _normalise(self, record: dict[str, Any]) -> Order:
+        try:
+            return self.vendor.normalise(record)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise VendorApiError(
+                f"a record does not have the shape this provider expects ({type(exc).__name__}: {exc})",
+                vendor=self.name,
+            ) from None
+
+    def _line_keys(self, orders: list[Order]) -> list[str]:
+        """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
+
+        Two lines alike in every field the vendor gives are both kept when they arrive on one page; a
+        line seen again on a later page (the pages shifted under new orders) is dropped.
+        """
+        counts: dict[str, int] = {}
+        keys = []
+        for order in orders:
+            key = self.vendor.line_key(order)
+            n = counts[key] = counts.get(key, 0) + 1
+            keys.append(key if n == 1 else f"{key}#{n}")
+        return keys
+
+
+def run_listing(
+    engine: Caller,
+    plan: ListingPlan,
+    *,
+    label: str = "listing",
+    concurrency: int = 1,
+    read_ahead: bool = True,
+) -> Flow[None]:
+    """Every order of ``plan``, one :class:`Emit` per page, checked by the guards above.
+
+    Speed, without changing what comes back: ``read_ahead`` fetches the next page while this one is
+    handed on, and ``concurrency`` > 1 keeps that many pages in flight where the first page tells how many
+    there are. Neither applies where a page can end the listing (``ListingPlan.can_stop_early``), so no
+    request is made that would not be made anyway.
+    """
+    listing = Listing(engine, plan, label)
+    page = listing.read((yield from engine.call(plan.pager.first_request())))
+    if plan.can_stop_early:
+        yield from _one_by_one(listing, page)
+        return
+    if concurrency > 1:
+        rest = plan.pager.remaining_page_requests(page)
+        if rest is not None:
+            yield from _concurrently(listing, page, rest, concurrency)
+            return
+    yield from (_read_ahead if read_ahead else _one_by_one)(listing, page)
+
+
+def _one_by_one(listing: Listing, page: Page) -> Flow[None]:
+    while True:
+        listing.check_cursor(page)
+        batch, stop = listing.take(page)
+        if batch:
+            yield Emit(batch)
+        if stop:
+            return
+        if page.next_request is None:
+            listing.finish()
+            return
+        listing.check_page_cap(listing.pages + 1)
+        page = listing.read((yield from listing.engine.call(page.next_request)))
+
+
+def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
+    while True:
+        listing.check_cursor(page)
+        ahead: Forked | None = None
+        if page.next_request is not None:
+            listing.check_page_cap(listing.pages + 1)
+            ahead = yield from _fork(listing, page.next_request)
+        batch, _ = listing.take(page)  # nothing can end this listing early: the plan was checked
+        if batch:
+            yield Emit(batch)
+        if ahead is None:
+            listing.finish()
+            return
+        page = listing.read((yield from _join(ahead)))
+
+
+def _concurrently(listing: Listing, page: Page, rest: list[HttpRequest], concurrency: int) -> Flow[None]:
+    listing.check_page_cap(listing.pages + len(rest))
+    planned = deque(rest)
+    in_flight: deque[Forked] = deque()
+    while True:
+        while planned and len(in_flight) < concurrency:
+            in_flight.append((yield from _fork(listing, planned.popleft())))
+        batch, _ = listing.take(page)
+        if batch:
+            yield Emit(batch)
+        if not in_flight:
+            listing.finish()
+            return
+        page = listing.read((yield from _join(in_flight.popleft())))
+
+
+def _fork(listing: Listing, request: HttpRequest) -> Flow[Forked]:
+    handle = yield Fork(listing.engine.call(request))
+    assert isinstance(handle, Forked)
+    return handle
+
+
+def _join(handle: Forked) -> Flow[HttpResponse]:
+    response = yield Join(handle)
+    assert isinstance(response, HttpResponse)
+    return response
+
+
+def select(
+    plan: ListingPlan, orders: list[Order], emitted: int, *, pushed_down: bool = True
+) -> tuple[list[Order], bool]:
+    """The orders of a page to hand on, and whether the listing can stop here.
+
+    ``pushed_down`` false: the API ignored the request's filters and sort, so every filter is checked
+    here and no bound ends the listing early (only ``max_orders`` does).
+    """
+    check = plan.client_filter if pushed_down else plan.full_filter
+    if check is None and not plan.can_stop_early:
+        return orders, False  # nothing to check: the common case of a full listing
+    batch: list[Order] = []
+    for order in orders:
+        created = order.created_at
+        if created is not None and pushed_down:
+            if plan.sort == "desc" and plan.since is not None and created < plan.since:
+                return batch, True
+            if plan.sort == "asc" and plan.until is not None and created >= plan.until:
+                return batch, True
+        if check is not None and not check(order):
+            continue
+        batch.append(order)
+        if plan.max_orders is not None and emitted + len(batch) >= plan.max_orders:
+            return batch, True
+    return batch, False
+
+
+def find_order(engine: Caller, plan: ListingPlan, order_id: str) -> Flow[Order | None]:
+    """The order ``order_id`` in a listing, or ``None``.
+
+    Where records are order lines, every line of the order is gathered: they share the order's creation
+    time, so they are adjacent in a listing sorted by it, and the search ends at the first other record
+    after them (or at the end of the listing). No read-ahead: the listing usually ends at the first page
+    that holds the order.
+    """
+    listing = run_listing(engine, plan, label=f"lookup of {order_id}", read_ahead=False)
+    vendor = engine.vendor
+    lines: list[Order] = []
+    reply: Reply = None
+    try:
+        while True:
+            action = listing.send(reply)
+            if not isinstance(action, Emit):
+                reply = yield action
+                continue
+            reply = None
+            for order in action.orders:
+                if order.id == order_id:
+                    lines.append(order)
+                    if not vendor.lists_order_lines:
+                        break
+                elif lines:
+                    break
+            else:
+                continue
+            listing.close()
+            break
+    except StopIteration:
+        pass
+    return vendor.combine_lines(lines) if lines else None

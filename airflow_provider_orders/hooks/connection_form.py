@@ -1,0 +1,63 @@
+"""The connection form of each vendor, from its ``connection_fields``: one place for every form format.
+
+``conn-fields`` (JSON schema, read by the Airflow 3 UI from provider info), ``ui-field-behaviour`` and the
+WTForms widgets older UIs ask hooks for all come from here. Nothing here imports Airflow or WTForms
+until a widget is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.vendors.base import Vendor
+
+
+def ui_field_behaviour(vendor: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
+    """Hidden fields, labels and placeholders of ``vendor``'s connection form."""
+    relabeling = {"host": "API base URL", "password": vendor.password_label}
+    hidden = ["schema", "port", "extra"]
+    if vendor.login_label:
+        relabeling["login"] = vendor.login_label
+    else:
+        hidden.append("login")
+    placeholders = {"host": vendor.default_host or "https://api.example.com (required)"}
+    if python_style:
+        return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
+    return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
+
+
+def conn_fields(vendor: type[Vendor]) -> dict[str, Any]:
+    """``conn-fields`` metadata (JSON schema per extra) for the Airflow 3 connection form."""
+    out: dict[str, Any] = {}
+    for f in vendor.connection_fields:
+        schema: dict[str, Any] = {"type": [f.type, "null"]}
+        if f.default is not None:
+            schema["default"] = f.default
+        if f.sensitive:
+            schema["format"] = "password"
+        entry: dict[str, Any] = {"label": f.label, "schema": schema}
+        if f.description:
+            entry["description"] = f.description
+        out[f.name] = entry
+    return out
+
+
+def form_widgets(vendor: type[Vendor]) -> dict[str, Any]:
+    """WTForms widgets of ``vendor``'s extra fields (``get_connection_form_widgets``)."""
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+    from wtforms import BooleanField, IntegerField, PasswordField, StringField
+
+    widgets: dict[str, Any] = {}
+    for f in vendor.connection_fields:
+        if f.sensitive:
+            widgets[f.name] = PasswordField(
+                f.label, widget=BS3PasswordFieldWidget(), description=f.description
+            )
+        elif f.type == "integer":
+            widgets[f.name] = IntegerField(f.label, widget=BS3TextFieldWidget(), description=f.description)
+        elif f.type == "boolean":
+            widgets[f.name] = BooleanField(f.label, description=f.description)
+        else:
+            widgets[f.name] = StringField(f.label, widget=BS3TextFieldWidget(), description=f.description)
+    return widgets

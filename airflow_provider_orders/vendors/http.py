@@ -1,0 +1,80 @@
+"""The HTTP messages a vendor module exchanges with the engine: plain data, no sockets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request, before auth and transport headers are added.
+
+    :param method: ``GET`` or ``POST``.
+    :param url: a path on the connection's base URL (``/api/v1/...``) or an absolute URL. An absolute
+        URL on another origin is only allowed for token endpoints (``authenticated=False``).
+    :param params: query parameters, in order; a key may repeat.
+    :param headers: extra headers for this request.
+    :param json_body: a JSON body.
+    :param form: a form body.
+    :param authenticated: whether the engine adds the API token.
+    :param kind: ``api`` or ``token``; token requests are retried by the same rules but refused
+        credentials raise :class:`AuthenticationError` at once.
+    """
+
+    method: str
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json_body: Any = None
+    form: Mapping[str, str] | None = None
+    authenticated: bool = True
+    kind: Literal["api", "token"] = "api"
+
+    def __repr__(self) -> str:
+        # Headers and bodies may hold secrets: never show them.
+        return f"HttpRequest({self.method} {self.url} params={list(self.params)!r})"
+
+
+class HttpResponse:
+    """One HTTP response. Header names are lower-cased; the decoded JSON body is cached."""
+
+    __slots__ = ("_json", "body", "headers", "status", "url")
+    _UNSET: ClassVar[object] = object()
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str = "") -> None:
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+        self.url = url
+        self._json: Any = self._UNSET
+
+    def json(self) -> Any:
+        """Decode the body once; raises ``ValueError`` when it is not JSON."""
+        if self._json is self._UNSET:
+            self._json = json.loads(self.body)
+        return self._json
+
+    def header(self, *names: str) -> str | None:
+        """The first of ``names`` present (case-insensitive), or ``None``."""
+        for name in names:
+            value = self.headers.get(name.lower())
+            if value is not None:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return f"HttpResponse({self.status} {self.url} {len(self.body)} bytes)"
+
+
+@dataclass(frozen=True, repr=False)
+class Token:
+    """An access token and its lifetime in seconds (``None``: the vendor did not say)."""
+
+    access_token: str
+    expires_in: float | None
+
+    def __repr__(self) -> str:
+        return f"Token(***, expires_in={self.expires_in})"
