@@ -110,11 +110,11 @@ def test_a_million_orders_are_served_without_being_stored() -> None:
 
 def test_live_orders_move_from_processing_to_succeeded() -> None:
     with Sandbox(SandboxConfig(orders=20, live=2, live_delay=0.5)) as sbx:
-        _, _, live = call(f"{sbx.url}/_sandbox/live?vendor=crayon&scope=1001")
+        _, _, live = call(f"{sbx.url}/_sandbox/live?vendor=crayon&tenant=1001")
         assert [o["state"] for o in live] == ["Processing", "Processing"]
         import time
 
         time.sleep(1.1)
-        _, _, later = call(f"{sbx.url}/_sandbox/live?vendor=crayon&scope=1001")
+        _, _, later = call(f"{sbx.url}/_sandbox/live?vendor=crayon&tenant=1001")
         assert [o["state"] for o in later] == ["Succeeded", "Succeeded"]
         assert [o["id"] for o in later] == [o["id"] for o in live]

@@ -13,24 +13,24 @@ if TYPE_CHECKING:
     from airflow_provider_orders.vendors.base import Vendor
 
 
-def ui_field_behaviour(vendor: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
-    """Hidden fields, labels and placeholders of ``vendor``'s connection form."""
-    relabeling = {"host": "API base URL", "password": vendor.password_label}
+def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
+    """Hidden fields, labels and placeholders of ``vendor_class``'s connection form."""
+    relabeling = {"host": "API base URL", "password": vendor_class.password_label}
     hidden = ["schema", "port", "extra"]
-    if vendor.login_label:
-        relabeling["login"] = vendor.login_label
+    if vendor_class.login_label:
+        relabeling["login"] = vendor_class.login_label
     else:
         hidden.append("login")
-    placeholders = {"host": vendor.default_host or "https://api.example.com (required)"}
+    placeholders = {"host": vendor_class.default_host or "https://api.example.com (required)"}
     if python_style:
         return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
     return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
 
 
-def conn_fields(vendor: type[Vendor]) -> dict[str, Any]:
+def conn_fields(vendor_class: type[Vendor]) -> dict[str, Any]:
     """``conn-fields`` metadata (JSON schema per extra) for the Airflow 3 connection form."""
     out: dict[str, Any] = {}
-    for f in vendor.connection_fields:
+    for f in vendor_class.connection_fields:
         schema: dict[str, Any] = {"type": [f.type, "null"]}
         if f.default is not None:
             schema["default"] = f.default
@@ -43,13 +43,13 @@ def conn_fields(vendor: type[Vendor]) -> dict[str, Any]:
     return out
 
 
-def form_widgets(vendor: type[Vendor]) -> dict[str, Any]:
-    """WTForms widgets of ``vendor``'s extra fields (``get_connection_form_widgets``)."""
+def form_widgets(vendor_class: type[Vendor]) -> dict[str, Any]:
+    """WTForms widgets of ``vendor_class``'s extra fields (``get_connection_form_widgets``)."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from wtforms import BooleanField, IntegerField, PasswordField, StringField
 
     widgets: dict[str, Any] = {}
-    for f in vendor.connection_fields:
+    for f in vendor_class.connection_fields:
         if f.sensitive:
             widgets[f.name] = PasswordField(
                 f.label, widget=BS3PasswordFieldWidget(), description=f.description

@@ -7,11 +7,13 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_orders.hooks.base import OrdersHook
-from airflow_provider_orders.registry import spec_for
 
 
 def hook_class_for(conn_type: str | None, conn_id: str = "?") -> type[OrdersHook]:
     """The hook class for ``conn_type``; a :class:`ConnectionConfigError` naming the served types otherwise."""
+    # The registry loads here, when a connection's type is known, not when a DAG file is parsed.
+    from airflow_provider_orders.registry import spec_for
+
     hook_class: type[OrdersHook] = spec_for(conn_type, conn_id).hook_class()
     return hook_class
 

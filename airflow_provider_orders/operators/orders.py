@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
-from airflow_provider_orders.boundary import airflow_errors
 from airflow_provider_orders.errors import OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
 from airflow_provider_orders.operators.writers import FORMATS
@@ -96,6 +95,8 @@ class ListOrdersOperator(BaseOperator):
             raise AirflowException(f"{self.task_id}: {exc}") from None
 
     def execute(self, context: Any) -> Any:
+        from airflow_provider_orders.boundary import airflow_errors  # loaded when a task runs, not at parse
+
         with airflow_errors():
             hook = get_orders_hook(self.conn_id)
             filters = hook.validate_filters(self.filters)

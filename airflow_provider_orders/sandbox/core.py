@@ -76,9 +76,9 @@ class Fault:
 class SandboxConfig:
     """Settings of one sandbox run.
 
-    :param orders: orders per vendor and scope.
+    :param orders: orders per vendor and tenant.
     :param seed: changes every generated order.
-    :param live: how many of the newest orders of each scope move through their states.
+    :param live: how many of the newest orders of each tenant move through their states.
     :param live_delay: seconds between live orders settling.
     :param latency_ms: added to every API request.
     :param token_ttl: lifetime of issued tokens, seconds (emnify's JWT and Adobe's included).

@@ -17,7 +17,6 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_orders.boundary import airflow_errors, error_from_event, to_airflow
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
@@ -116,6 +115,8 @@ class OrderStateSensor(BaseSensorOperator):
         return order if outcome == "success" else None
 
     def poke(self, context: Any) -> PokeReturnValue:
+        from airflow_provider_orders.boundary import airflow_errors  # loaded when a task runs, not at parse
+
         with airflow_errors():
             order = self._check()
         if order is None:
@@ -160,6 +161,8 @@ class OrderStateSensor(BaseSensorOperator):
             raise AirflowFailException(message)
         if status == "timeout":
             raise AirflowSensorTimeout(message)
+        from airflow_provider_orders.boundary import error_from_event, to_airflow
+
         error = error_from_event(event)
         raise to_airflow(error) from error
 

@@ -21,8 +21,8 @@ class ConnectionLike(Protocol):
     def extra_dejson(self) -> dict[str, Any]: ...
 
 
-def settings_from_connection(vendor: type[Vendor], conn: ConnectionLike) -> ConnectionSettings:
-    """Validate an Airflow connection for ``vendor``.
+def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -> ConnectionSettings:
+    """Validate an Airflow connection for ``vendor_class``.
 
     ``host`` defaults to the vendor's production URL; a host without a scheme gets the connection's
     ``schema`` (http or https, default https) and ``port``. Extras may carry the legacy
@@ -30,12 +30,12 @@ def settings_from_connection(vendor: type[Vendor], conn: ConnectionLike) -> Conn
     Unknown extras raise :class:`~airflow_provider_orders.errors.ConnectionConfigError`: they are never
     turned into headers.
     """
-    values: dict[str, Any] = {"host": _base_url(vendor, conn)}
+    values: dict[str, Any] = {"host": _base_url(vendor_class, conn)}
     if conn.login:
         values["login"] = conn.login
     if conn.password:
         values["password"] = conn.password
-    prefix = f"extra__{vendor.conn_type}__"
+    prefix = f"extra__{vendor_class.conn_type}__"
     for key, value in (conn.extra_dejson or {}).items():
         name = key.removeprefix(prefix)
         if value is None or (isinstance(value, str) and value.strip() == ""):
@@ -43,19 +43,19 @@ def settings_from_connection(vendor: type[Vendor], conn: ConnectionLike) -> Conn
         if name == "verify" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
         values[name] = value
-    return vendor.parse_settings(conn.conn_id or "(none)", values)
+    return vendor_class.parse_settings(conn.conn_id or "(none)", values)
 
 
-def _base_url(vendor: type[Vendor], conn: ConnectionLike) -> str:
+def _base_url(vendor_class: type[Vendor], conn: ConnectionLike) -> str:
     host = (conn.host or "").strip()
     if not host:
-        if not vendor.default_host:
+        if not vendor_class.default_host:
             raise ConnectionConfigError(
-                f"connection {conn.conn_id!r} has no host, and {vendor.display_name} publishes no production "
+                f"connection {conn.conn_id!r} has no host, and {vendor_class.display_name} publishes no production "
                 "URL to default to; set the host to your API base URL",
-                vendor=vendor.conn_type,
+                vendor=vendor_class.conn_type,
             )
-        return vendor.default_host
+        return vendor_class.default_host
     if "://" in host:
         return host
     scheme = conn.schema if conn.schema in ("http", "https") else "https"
