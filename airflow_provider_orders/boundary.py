@@ -8,7 +8,7 @@
 Both are raised ``from`` the original error, so the task log shows the vendor's facts once, in the
 cause (vendor, HTTP status, vendor error code, message and fix), and the Airflow exception under it
 says what was decided. Both also carry the original's attributes for callbacks: ``vendor``,
-``http_status``, ``code``, ``error_type`` and ``retryable``.
+``http_status``, ``code``, ``error_type``, ``retryable`` and ``error`` (the original itself).
 
 Operators and sensors raise through :func:`airflow_errors`; a deferred sensor rebuilds the trigger's
 error with :func:`error_from_event` and raises it through the same function.
@@ -29,6 +29,7 @@ from airflow_provider_orders.errors import OrdersError, VendorUnavailableError
 class _Facts:
     """The original error's attributes, on the Airflow exception that carries it."""
 
+    error: OrdersError
     vendor: str | None
     http_status: int | None
     code: str | None
@@ -36,9 +37,14 @@ class _Facts:
     retryable: bool
 
     def _take(self, exc: OrdersError) -> None:
+        self.error = exc
         self.vendor, self.http_status, self.code = exc.vendor, exc.status, exc.code
         self.error_type = type(exc).__name__
         self.retryable = exc.retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the provider's error, which pickles with its attributes.
+        return (type(self), (self.error,))
 
 
 class OrdersTaskFailed(_Facts, AirflowFailException):

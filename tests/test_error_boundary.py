@@ -1,8 +1,8 @@
 """Every error class through ``dag.test()``: the retry decision Airflow makes, and the facts it keeps.
 
 Each case runs a one-task DAG (``tests/dags/orders_errors.py``) with ``retries=1``: a task that Airflow
-retries runs twice, one that fails for good runs once. The DAG's callbacks record the exception Airflow
-received: its class, its fields, and the provider's error as its cause.
+retries runs twice, one that fails for good runs once. Each task records the exception it hands Airflow:
+its class, its fields, and the provider's error as its cause.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def test_each_error_class_gets_its_retry_decision_and_keeps_its_facts(
         assert in_cause in s["cause"]
     log = capfd.readouterr()
     text = log.out + log.err
-    assert WRONG_TOKEN not in text
-    # The task log states the provider's error (vendor, status, code, message, fix) once per try.
-    assert text.count(seen[0]["cause"]) == tries
+    # Airflow 3.0's dag.test() logs, at debug level, the very message that asks its masker to hide a secret
+    # (MaskSecret(value=...)); that line is Airflow's own, and later releases leave it out.
+    assert not [line for line in text.splitlines() if WRONG_TOKEN in line and "MaskSecret(" not in line]
+    # The task log states the provider's error (vendor, status, code, message, fix) once per try. Spaces are
+    # ignored: Airflow 3.0 renders tracebacks with rich, which wraps long lines.
+    assert "".join(text.split()).count("".join(seen[0]["cause"].split())) == tries

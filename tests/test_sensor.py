@@ -150,3 +150,14 @@ def test_an_unknown_status_for_the_vendor_fails_the_dag_parse(sbx: Sandbox) -> N
 def test_a_wrong_scope_key_fails_the_dag_parse(sbx: Sandbox) -> None:
     with pytest.raises(AirflowException, match=r"unknown scope key\(s\) \['customer_id'\]"):
         sensor(conn_id="crayon_default", order_id="1", scope={"customer_id": "x"})
+
+
+def test_the_airflow_exception_pickles_with_its_facts() -> None:
+    import pickle
+
+    failed = OrdersTaskFailed(AuthenticationError("refused", vendor="emnify", status=401, code="1102"))
+    again = pickle.loads(pickle.dumps(failed))
+    assert (type(again), str(again), again.vendor, again.http_status, again.code) == (
+        OrdersTaskFailed, str(failed), "emnify", 401, "1102",
+    )  # fmt: skip
+    assert isinstance(again.error, AuthenticationError) and again.error.message == "refused"

@@ -19,10 +19,10 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_orders.hooks.resolve import get_orders_hook
 from airflow_provider_orders.operators.orders import ListOrdersOperator
+from airflow_provider_orders.registry import VendorSpec, conn_types, register, unregister
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections
 from airflow_provider_orders.sensors.orders import OrderStateSensor
 from airflow_provider_orders.triggers.orders import OrderStateTrigger
-from airflow_provider_orders.registry import VendorSpec, conn_types, register, unregister
 from tests.conftest import DAGS_FOLDER, needs_dag_test
 from tests.test_operator import run
 
@@ -140,7 +140,7 @@ def test_a_dag_lists_then_waits_deferrably_under_dag_test(
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         newest = str(5000 + ORDERS - 1)
         monkeypatch.setenv("ACME_ORDER", newest)
-        monkeypatch.setenv("ACME_OUTPUT", f"file://{tmp_path}/acme.jsonl")
+        monkeypatch.setenv("ACME_OUTPUT", f"file://{tmp_path}")
         spec = importlib.util.spec_from_file_location(
             "orders_sixth_vendor", f"{DAGS_FOLDER}/orders_sixth_vendor.py"
         )
@@ -151,6 +151,7 @@ def test_a_dag_lists_then_waits_deferrably_under_dag_test(
         run_ = module.dag.test()
         polls = [r for r in sandbox.requests_seen if r["path"] == f"/acme/v2/orders/{newest}"]
     assert run_.state == "success"
-    assert len((tmp_path / "acme.jsonl").read_text().splitlines()) == ORDERS
+    (written,) = tmp_path.glob("*/acme.jsonl")
+    assert len(written.read_text().splitlines()) == ORDERS
     agents = [r["headers"]["user-agent"].split("/")[0] for r in polls]
     assert agents[0] == "python-requests" and "python-httpx" in agents  # checked once, then deferred

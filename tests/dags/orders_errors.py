@@ -1,7 +1,8 @@
 """Test DAGs: one task each that meets one kind of error, with one retry and no retry delay.
 
-The callbacks write what Airflow received (the exception's class, fields and cause, and the try) to
-``$ORDERS_ERRORS_RECORD``, one JSON line per failed try.
+Each task records the exception it hands Airflow (its class, fields and cause, and the try) to
+``$ORDERS_ERRORS_RECORD``, one JSON line per failed try. It records it where it leaves the operator:
+Airflow before 3.2 puts no ``exception`` in a callback's context under ``dag.test()``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sensors.orders import OrderStateSensor
 
 
-def record(context: Any) -> None:
-    exc = context["exception"]
+def record(exc: Exception, context: Any) -> None:
     cause = exc.__cause__
     line = {
         "try": context["ti"].try_number,
@@ -35,21 +35,46 @@ def record(context: Any) -> None:
         out.write(json.dumps(line) + "\n")
 
 
+class RecordedList(ListOrdersOperator):
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except Exception as exc:
+            record(exc, context)
+            raise
+
+
+class RecordedWait(OrderStateSensor):
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except Exception as exc:
+            record(exc, context)
+            raise
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        try:
+            return super().execute_complete(context, event)
+        except Exception as exc:
+            record(exc, context)
+            raise
+
+
 ORDER = os.environ.get("ORDERS_ERRORS_ORDER_ID", "0")
 TASKS = {
-    "connection": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_fleetio"),
-    "filter": lambda: ListOrdersOperator(
+    "connection": lambda: RecordedList(task_id="run", conn_id="orders_errors_fleetio"),
+    "filter": lambda: RecordedList(
         task_id="run", conn_id="fleetio_default", filters={"created_since": "{{ 'yesterday' }}"}
     ),
-    "credentials": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_emnify"),
-    "vendor_4xx": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_fleetio"),
-    "missing_order": lambda: OrderStateSensor(
+    "credentials": lambda: RecordedList(task_id="run", conn_id="orders_errors_emnify"),
+    "vendor_4xx": lambda: RecordedList(task_id="run", conn_id="orders_errors_fleetio"),
+    "missing_order": lambda: RecordedWait(
         task_id="run", conn_id="fleetio_default", order_id="999999", fail_if_missing=True, timeout=60
     ),
-    "rate_limit": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_fleetio"),
-    "vendor_5xx": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_fleetio"),
-    "transport": lambda: ListOrdersOperator(task_id="run", conn_id="orders_errors_fleetio"),
-    "trigger_4xx": lambda: OrderStateSensor(
+    "rate_limit": lambda: RecordedList(task_id="run", conn_id="orders_errors_fleetio"),
+    "vendor_5xx": lambda: RecordedList(task_id="run", conn_id="orders_errors_fleetio"),
+    "transport": lambda: RecordedList(task_id="run", conn_id="orders_errors_fleetio"),
+    "trigger_4xx": lambda: RecordedWait(
         task_id="run",
         conn_id="crayon_default",
         order_id=ORDER,
@@ -65,12 +90,7 @@ for case, make in TASKS.items():
         f"orders_error_{case}",
         schedule=None,
         start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
-        default_args={
-            "retries": 1,
-            "retry_delay": timedelta(0),
-            "on_failure_callback": record,
-            "on_retry_callback": record,
-        },
+        default_args={"retries": 1, "retry_delay": timedelta(0)},
     ) as dag:
         make()
     globals()[f"dag_{case}"] = dag
