@@ -2,380 +2,363 @@
 
 from typing import Any
 
-PROVIDER_INFO: dict[str, Any] = {
-    "package-name": "airflow-provider-orders",
-    "name": "Orders",
-    "description": "List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite AccessExpress, "
-    "emnify and Fleetio.",
-    "versions": ["0.1.0"],
-    "integrations": [
-        {"integration-name": "Crayon Cloud-iQ", "tags": ["service"]},
-        {"integration-name": "Adobe VIP Marketplace", "tags": ["service"]},
-        {"integration-name": "Granite AccessExpress", "tags": ["service"]},
-        {"integration-name": "emnify", "tags": ["service"]},
-        {"integration-name": "Fleetio", "tags": ["service"]},
-    ],
-    "hooks": [
-        {"integration-name": "Crayon Cloud-iQ", "python-modules": ["airflow_provider_orders.hooks.crayon"]},
-        {
-            "integration-name": "Adobe VIP Marketplace",
-            "python-modules": ["airflow_provider_orders.hooks.adobe_vip"],
-        },
-        {
-            "integration-name": "Granite AccessExpress",
-            "python-modules": ["airflow_provider_orders.hooks.granite"],
-        },
-        {"integration-name": "emnify", "python-modules": ["airflow_provider_orders.hooks.emnify"]},
-        {"integration-name": "Fleetio", "python-modules": ["airflow_provider_orders.hooks.fleetio"]},
-    ],
-    "operators": [
-        {
-            "integration-name": "Crayon Cloud-iQ",
-            "python-modules": ["airflow_provider_orders.operators.orders"],
-        },
-        {
-            "integration-name": "Adobe VIP Marketplace",
-            "python-modules": ["airflow_provider_orders.operators.orders"],
-        },
-        {
-            "integration-name": "Granite AccessExpress",
-            "python-modules": ["airflow_provider_orders.operators.orders"],
-        },
-        {"integration-name": "emnify", "python-modules": ["airflow_provider_orders.operators.orders"]},
-        {"integration-name": "Fleetio", "python-modules": ["airflow_provider_orders.operators.orders"]},
-    ],
-    "sensors": [
-        {"integration-name": "Crayon Cloud-iQ", "python-modules": ["airflow_provider_orders.sensors.orders"]},
-        {
-            "integration-name": "Adobe VIP Marketplace",
-            "python-modules": ["airflow_provider_orders.sensors.orders"],
-        },
-        {
-            "integration-name": "Granite AccessExpress",
-            "python-modules": ["airflow_provider_orders.sensors.orders"],
-        },
-        {"integration-name": "emnify", "python-modules": ["airflow_provider_orders.sensors.orders"]},
-        {"integration-name": "Fleetio", "python-modules": ["airflow_provider_orders.sensors.orders"]},
-    ],
-    "triggers": [
-        {
-            "integration-name": "Crayon Cloud-iQ",
-            "python-modules": ["airflow_provider_orders.triggers.orders"],
-        },
-        {
-            "integration-name": "Adobe VIP Marketplace",
-            "python-modules": ["airflow_provider_orders.triggers.orders"],
-        },
-        {
-            "integration-name": "Granite AccessExpress",
-            "python-modules": ["airflow_provider_orders.triggers.orders"],
-        },
-        {"integration-name": "emnify", "python-modules": ["airflow_provider_orders.triggers.orders"]},
-        {"integration-name": "Fleetio", "python-modules": ["airflow_provider_orders.triggers.orders"]},
-    ],
-    "connection-types": [
-        {
-            "hook-class-name": "airflow_provider_orders.hooks.crayon.CrayonHook",
-            "hook-name": "Crayon Cloud-iQ",
-            "connection-type": "crayon",
-            "conn-fields": {
-                "client_id": {
-                    "label": "Client ID",
-                    "schema": {"type": ["string", "null"]},
-                    "description": "API client id from Cloud-iQ.",
-                },
-                "client_secret": {
-                    "label": "Client secret",
-                    "schema": {"type": ["string", "null"], "format": "password"},
-                },
-                "timeout": {
-                    "label": "Timeout (s)",
-                    "schema": {"type": ["number", "null"], "default": 30},
-                    "description": "Seconds for the connect and for each read.",
-                },
-                "verify": {
-                    "label": "Verify TLS",
-                    "schema": {"type": ["string", "null"], "default": "true"},
-                    "description": "true, false, or a CA bundle path.",
-                },
-                "requests_per_minute": {
-                    "label": "Requests per minute",
-                    "schema": {"type": ["number", "null"]},
-                    "description": "Client-side rate limit; 0 turns it off.",
-                },
-                "max_retries": {
-                    "label": "Max retries",
-                    "schema": {"type": ["integer", "null"], "default": 5},
-                    "description": "Retries after the first attempt.",
-                },
-                "max_pages": {
-                    "label": "Max pages",
-                    "schema": {"type": ["integer", "null"], "default": 100000},
-                    "description": "Page cap of one listing.",
-                },
-                "concurrency": {
-                    "label": "Concurrency",
-                    "schema": {"type": ["integer", "null"], "default": 1},
-                    "description": "Pages in flight at once where the total is known.",
-                },
-            },
-            "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port", "extra"],
-                "relabeling": {
-                    "host": "API base URL",
-                    "password": "API user password",
-                    "login": "API user name",
-                },
-                "placeholders": {"host": "https://api.crayon.com"},
-            },
-        },
-        {
-            "hook-class-name": "airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook",
-            "hook-name": "Adobe VIP Marketplace",
-            "connection-type": "adobe_vip_marketplace",
-            "conn-fields": {
-                "ims_url": {
-                    "label": "IMS URL",
-                    "schema": {"type": ["string", "null"], "default": "https://ims-na1.adobelogin.com"},
-                    "description": "IMS origin; /ims/token/v3 is appended.",
-                },
-                "scopes": {
-                    "label": "Scopes",
-                    "schema": {"type": ["string", "null"], "default": "openid,AdobeID,read_organizations"},
-                    "description": "Comma-separated IMS scopes.",
-                },
-                "history_start_date": {
-                    "label": "History start date",
-                    "schema": {"type": ["string", "null"], "default": "2000-01-01"},
-                    "description": "start-date of a listing "
-                    "without created_since (Adobe's "
-                    "own default is the customer's "
-                    "current term start). Any date "
-                    "before the customer's first "
-                    "order.",
-                },
-                "timeout": {
-                    "label": "Timeout (s)",
-                    "schema": {"type": ["number", "null"], "default": 30},
-                    "description": "Seconds for the connect and for each read.",
-                },
-                "verify": {
-                    "label": "Verify TLS",
-                    "schema": {"type": ["string", "null"], "default": "true"},
-                    "description": "true, false, or a CA bundle path.",
-                },
-                "requests_per_minute": {
-                    "label": "Requests per minute",
-                    "schema": {"type": ["number", "null"]},
-                    "description": "Client-side rate limit; 0 turns it off.",
-                },
-                "max_retries": {
-                    "label": "Max retries",
-                    "schema": {"type": ["integer", "null"], "default": 5},
-                    "description": "Retries after the first attempt.",
-                },
-                "max_pages": {
-                    "label": "Max pages",
-                    "schema": {"type": ["integer", "null"], "default": 100000},
-                    "description": "Page cap of one listing.",
-                },
-                "concurrency": {
-                    "label": "Concurrency",
-                    "schema": {"type": ["integer", "null"], "default": 1},
-                    "description": "Pages in flight at once where the total is known.",
-                },
-            },
-            "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port", "extra"],
-                "relabeling": {
-                    "host": "API base URL",
-                    "password": "Client secret",
-                    "login": "Client ID (also sent as X-Api-Key)",
-                },
-                "placeholders": {"host": "https://partners.adobe.io"},
-            },
-        },
-        {
-            "hook-class-name": "airflow_provider_orders.hooks.granite.GraniteAccessExpressHook",
-            "hook-name": "Granite AccessExpress",
-            "connection-type": "granite_access_express",
-            "conn-fields": {
-                "token_url": {
-                    "label": "Token URL",
-                    "schema": {"type": ["string", "null"]},
-                    "description": "OAuth2 token endpoint (required).",
-                },
-                "scope": {
-                    "label": "Scope",
-                    "schema": {"type": ["string", "null"], "default": "urn:grt:accessexpress"},
-                },
-                "client_auth": {
-                    "label": "Client authentication",
-                    "schema": {"type": ["string", "null"], "default": "client_secret_basic"},
-                    "description": "How the client id and secret reach "
-                    "the token URL: client_secret_basic "
-                    "(HTTP Basic, the default) or "
-                    "client_secret_post (form body). Use "
-                    "what your authorization server's app "
-                    "is set to.",
-                },
-                "granted_tenant_macnum": {
-                    "label": "Granted tenant macnum",
-                    "schema": {"type": ["string", "null"]},
-                    "description": "Act for a sub-tenant.",
-                },
-                "timeout": {
-                    "label": "Timeout (s)",
-                    "schema": {"type": ["number", "null"], "default": 30},
-                    "description": "Seconds for the connect and for each read.",
-                },
-                "verify": {
-                    "label": "Verify TLS",
-                    "schema": {"type": ["string", "null"], "default": "true"},
-                    "description": "true, false, or a CA bundle path.",
-                },
-                "requests_per_minute": {
-                    "label": "Requests per minute",
-                    "schema": {"type": ["number", "null"]},
-                    "description": "Client-side rate limit; 0 turns it off.",
-                },
-                "max_retries": {
-                    "label": "Max retries",
-                    "schema": {"type": ["integer", "null"], "default": 5},
-                    "description": "Retries after the first attempt.",
-                },
-                "max_pages": {
-                    "label": "Max pages",
-                    "schema": {"type": ["integer", "null"], "default": 100000},
-                    "description": "Page cap of one listing.",
-                },
-                "concurrency": {
-                    "label": "Concurrency",
-                    "schema": {"type": ["integer", "null"], "default": 1},
-                    "description": "Pages in flight at once where the total is known.",
-                },
-            },
-            "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port", "extra"],
-                "relabeling": {"host": "API base URL", "password": "Client secret", "login": "Client ID"},
-                "placeholders": {"host": "https://api.example.com (required)"},
-            },
-        },
-        {
-            "hook-class-name": "airflow_provider_orders.hooks.emnify.EmnifyHook",
-            "hook-name": "emnify",
-            "connection-type": "emnify",
-            "conn-fields": {
-                "orders_path": {
-                    "label": "Orders path",
-                    "schema": {"type": ["string", "null"], "default": "/api/v1/shop/order"},
-                    "description": "List path of the shop API.",
-                },
-                "token_cache": {
-                    "label": "Token cache",
-                    "schema": {"type": ["string", "null"], "default": "file"},
-                    "description": "file: processes on one machine share "
-                    "the auth_token until it expires "
-                    "(emnify allows 100 authentications "
-                    "per 5 minutes per IP); memory: each "
-                    "process authenticates.",
-                },
-                "timeout": {
-                    "label": "Timeout (s)",
-                    "schema": {"type": ["number", "null"], "default": 30},
-                    "description": "Seconds for the connect and for each read.",
-                },
-                "verify": {
-                    "label": "Verify TLS",
-                    "schema": {"type": ["string", "null"], "default": "true"},
-                    "description": "true, false, or a CA bundle path.",
-                },
-                "requests_per_minute": {
-                    "label": "Requests per minute",
-                    "schema": {"type": ["number", "null"]},
-                    "description": "Client-side rate limit; 0 turns it off.",
-                },
-                "max_retries": {
-                    "label": "Max retries",
-                    "schema": {"type": ["integer", "null"], "default": 5},
-                    "description": "Retries after the first attempt.",
-                },
-                "max_pages": {
-                    "label": "Max pages",
-                    "schema": {"type": ["integer", "null"], "default": 100000},
-                    "description": "Page cap of one listing.",
-                },
-                "concurrency": {
-                    "label": "Concurrency",
-                    "schema": {"type": ["integer", "null"], "default": 1},
-                    "description": "Pages in flight at once where the total is known.",
-                },
-            },
-            "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port", "extra", "login"],
-                "relabeling": {"host": "API base URL", "password": "Application token"},
-                "placeholders": {"host": "https://cdn.emnify.net"},
-            },
-        },
-        {
-            "hook-class-name": "airflow_provider_orders.hooks.fleetio.FleetioHook",
-            "hook-name": "Fleetio",
-            "connection-type": "fleetio",
-            "conn-fields": {
-                "account_token": {
-                    "label": "Account token",
-                    "schema": {"type": ["string", "null"], "format": "password"},
-                },
-                "api_version": {
-                    "label": "API version",
-                    "schema": {"type": ["string", "null"], "default": "2024-03-15"},
-                    "description": "Sent as X-Api-Version. 2024-03-15 and "
-                    "later list with cursors and filters "
-                    "on the server; older versions are "
-                    "paged by number and filtered here.",
-                },
-                "currency": {
-                    "label": "Currency",
-                    "schema": {"type": ["string", "null"]},
-                    "description": "ISO code of the account's currency "
-                    "(purchase orders name none), e.g. USD.",
-                },
-                "timeout": {
-                    "label": "Timeout (s)",
-                    "schema": {"type": ["number", "null"], "default": 30},
-                    "description": "Seconds for the connect and for each read.",
-                },
-                "verify": {
-                    "label": "Verify TLS",
-                    "schema": {"type": ["string", "null"], "default": "true"},
-                    "description": "true, false, or a CA bundle path.",
-                },
-                "requests_per_minute": {
-                    "label": "Requests per minute",
-                    "schema": {"type": ["number", "null"]},
-                    "description": "Client-side rate limit; 0 turns it off.",
-                },
-                "max_retries": {
-                    "label": "Max retries",
-                    "schema": {"type": ["integer", "null"], "default": 5},
-                    "description": "Retries after the first attempt.",
-                },
-                "max_pages": {
-                    "label": "Max pages",
-                    "schema": {"type": ["integer", "null"], "default": 100000},
-                    "description": "Page cap of one listing.",
-                },
-                "concurrency": {
-                    "label": "Concurrency",
-                    "schema": {"type": ["integer", "null"], "default": 1},
-                    "description": "Pages in flight at once where the total is known.",
-                },
-            },
-            "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port", "extra", "login"],
-                "relabeling": {"host": "API base URL", "password": "API key"},
-                "placeholders": {"host": "https://secure.fleetio.com"},
-            },
-        },
-    ],
-}
+# fmt: off
+PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
+ 'name': 'Orders',
+ 'description': 'List and wait for orders at Crayon Cloud-iQ, Adobe VIP Marketplace, Granite '
+                'AccessExpress, emnify and Fleetio.',
+ 'versions': ['0.1.0'],
+ 'integrations': [{'integration-name': 'Crayon Cloud-iQ', 'tags': ['service']},
+                  {'integration-name': 'Adobe VIP Marketplace', 'tags': ['service']},
+                  {'integration-name': 'Granite AccessExpress', 'tags': ['service']},
+                  {'integration-name': 'emnify', 'tags': ['service']},
+                  {'integration-name': 'Fleetio', 'tags': ['service']}],
+ 'hooks': [{'integration-name': 'Crayon Cloud-iQ',
+            'python-modules': ['airflow_provider_orders.hooks.crayon']},
+           {'integration-name': 'Adobe VIP Marketplace',
+            'python-modules': ['airflow_provider_orders.hooks.adobe_vip']},
+           {'integration-name': 'Granite AccessExpress',
+            'python-modules': ['airflow_provider_orders.hooks.granite']},
+           {'integration-name': 'emnify', 'python-modules': ['airflow_provider_orders.hooks.emnify']},
+           {'integration-name': 'Fleetio', 'python-modules': ['airflow_provider_orders.hooks.fleetio']}],
+ 'operators': [{'integration-name': 'Crayon Cloud-iQ',
+                'python-modules': ['airflow_provider_orders.operators.orders']},
+               {'integration-name': 'Adobe VIP Marketplace',
+                'python-modules': ['airflow_provider_orders.operators.orders']},
+               {'integration-name': 'Granite AccessExpress',
+                'python-modules': ['airflow_provider_orders.operators.orders']},
+               {'integration-name': 'emnify',
+                'python-modules': ['airflow_provider_orders.operators.orders']},
+               {'integration-name': 'Fleetio',
+                'python-modules': ['airflow_provider_orders.operators.orders']}],
+ 'sensors': [{'integration-name': 'Crayon Cloud-iQ',
+              'python-modules': ['airflow_provider_orders.sensors.orders']},
+             {'integration-name': 'Adobe VIP Marketplace',
+              'python-modules': ['airflow_provider_orders.sensors.orders']},
+             {'integration-name': 'Granite AccessExpress',
+              'python-modules': ['airflow_provider_orders.sensors.orders']},
+             {'integration-name': 'emnify', 'python-modules': ['airflow_provider_orders.sensors.orders']},
+             {'integration-name': 'Fleetio', 'python-modules': ['airflow_provider_orders.sensors.orders']}],
+ 'triggers': [{'integration-name': 'Crayon Cloud-iQ',
+               'python-modules': ['airflow_provider_orders.triggers.orders']},
+              {'integration-name': 'Adobe VIP Marketplace',
+               'python-modules': ['airflow_provider_orders.triggers.orders']},
+              {'integration-name': 'Granite AccessExpress',
+               'python-modules': ['airflow_provider_orders.triggers.orders']},
+              {'integration-name': 'emnify', 'python-modules': ['airflow_provider_orders.triggers.orders']},
+              {'integration-name': 'Fleetio',
+               'python-modules': ['airflow_provider_orders.triggers.orders']}],
+ 'connection-types': [{'hook-class-name': 'airflow_provider_orders.hooks.crayon.CrayonHook',
+                       'hook-name': 'Crayon Cloud-iQ',
+                       'connection-type': 'crayon',
+                       'conn-fields': {'client_id': {'label': 'Client ID',
+                                                     'schema': {'type': ['string', 'null']},
+                                                     'description': 'API client id from Cloud-iQ.'},
+                                       'client_secret': {'label': 'Client secret',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'}},
+                                       'timeout': {'label': 'Timeout (s)',
+                                                   'schema': {'type': ['number', 'null'], 'default': 30},
+                                                   'description': 'Seconds for the connect and for each '
+                                                                  'read.'},
+                                       'deadline': {'label': 'Deadline (s)',
+                                                    'schema': {'type': ['number', 'null'], 'default': 300},
+                                                    'description': 'Seconds for one whole request, first '
+                                                                   'byte to last.'},
+                                       'max_response_bytes': {'label': 'Max response bytes',
+                                                              'schema': {'type': ['integer', 'null'],
+                                                                         'default': 67108864},
+                                                              'description': 'Largest body accepted, after '
+                                                                             'decompression.'},
+                                       'verify': {'label': 'Verify TLS',
+                                                  'schema': {'type': ['string', 'null'], 'default': 'true'},
+                                                  'description': 'true, false, or the path of a CA '
+                                                                 'bundle.'},
+                                       'allow_insecure_http': {'label': 'Allow http://',
+                                                               'schema': {'type': ['boolean', 'null'],
+                                                                          'default': False},
+                                                               'description': 'Let http:// URLs carry the '
+                                                                              'credentials (a trusted '
+                                                                              'private network; the '
+                                                                              'sandbox).'},
+                                       'requests_per_minute': {'label': 'Requests per minute',
+                                                               'schema': {'type': ['number', 'null']},
+                                                               'description': 'Client-side rate limit; 0 '
+                                                                              'turns it off.'},
+                                       'max_retries': {'label': 'Max retries',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 5},
+                                                       'description': 'Retries after the first attempt.'},
+                                       'max_pages': {'label': 'Max pages',
+                                                     'schema': {'type': ['integer', 'null'],
+                                                                'default': 100000},
+                                                     'description': 'Page cap of one listing.'},
+                                       'concurrency': {'label': 'Concurrency',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 1},
+                                                       'description': 'Pages in flight at once where the '
+                                                                      'total is known.'}},
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                                              'relabeling': {'host': 'API base URL',
+                                                             'password': 'API user password',
+                                                             'login': 'API user name'},
+                                              'placeholders': {'host': 'https://api.crayon.com'}}},
+                      {'hook-class-name': 'airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook',
+                       'hook-name': 'Adobe VIP Marketplace',
+                       'connection-type': 'adobe_vip_marketplace',
+                       'conn-fields': {'ims_url': {'label': 'IMS URL',
+                                                   'schema': {'type': ['string', 'null'],
+                                                              'default': 'https://ims-na1.adobelogin.com'},
+                                                   'description': 'IMS origin; /ims/token/v3 is appended.'},
+                                       'scopes': {'label': 'Scopes',
+                                                  'schema': {'type': ['string', 'null'],
+                                                             'default': 'openid,AdobeID,read_organizations'},
+                                                  'description': 'Comma-separated IMS scopes.'},
+                                       'history_start_date': {'label': 'History start date',
+                                                              'schema': {'type': ['string', 'null'],
+                                                                         'default': '2000-01-01'},
+                                                              'description': 'start-date of a listing '
+                                                                             'without created_since '
+                                                                             "(Adobe's own default is the "
+                                                                             "customer's current term "
+                                                                             'start). Any date before the '
+                                                                             "customer's first order."},
+                                       'timeout': {'label': 'Timeout (s)',
+                                                   'schema': {'type': ['number', 'null'], 'default': 30},
+                                                   'description': 'Seconds for the connect and for each '
+                                                                  'read.'},
+                                       'deadline': {'label': 'Deadline (s)',
+                                                    'schema': {'type': ['number', 'null'], 'default': 300},
+                                                    'description': 'Seconds for one whole request, first '
+                                                                   'byte to last.'},
+                                       'max_response_bytes': {'label': 'Max response bytes',
+                                                              'schema': {'type': ['integer', 'null'],
+                                                                         'default': 67108864},
+                                                              'description': 'Largest body accepted, after '
+                                                                             'decompression.'},
+                                       'verify': {'label': 'Verify TLS',
+                                                  'schema': {'type': ['string', 'null'], 'default': 'true'},
+                                                  'description': 'true, false, or the path of a CA '
+                                                                 'bundle.'},
+                                       'allow_insecure_http': {'label': 'Allow http://',
+                                                               'schema': {'type': ['boolean', 'null'],
+                                                                          'default': False},
+                                                               'description': 'Let http:// URLs carry the '
+                                                                              'credentials (a trusted '
+                                                                              'private network; the '
+                                                                              'sandbox).'},
+                                       'requests_per_minute': {'label': 'Requests per minute',
+                                                               'schema': {'type': ['number', 'null']},
+                                                               'description': 'Client-side rate limit; 0 '
+                                                                              'turns it off.'},
+                                       'max_retries': {'label': 'Max retries',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 5},
+                                                       'description': 'Retries after the first attempt.'},
+                                       'max_pages': {'label': 'Max pages',
+                                                     'schema': {'type': ['integer', 'null'],
+                                                                'default': 100000},
+                                                     'description': 'Page cap of one listing.'},
+                                       'concurrency': {'label': 'Concurrency',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 1},
+                                                       'description': 'Pages in flight at once where the '
+                                                                      'total is known.'}},
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                                              'relabeling': {'host': 'API base URL',
+                                                             'password': 'Client secret',
+                                                             'login': 'Client ID (also sent as X-Api-Key)'},
+                                              'placeholders': {'host': 'https://partners.adobe.io'}}},
+                      {'hook-class-name': 'airflow_provider_orders.hooks.granite.GraniteAccessExpressHook',
+                       'hook-name': 'Granite AccessExpress',
+                       'connection-type': 'granite_access_express',
+                       'conn-fields': {'token_url': {'label': 'Token URL',
+                                                     'schema': {'type': ['string', 'null']},
+                                                     'description': 'OAuth2 token endpoint (required).'},
+                                       'scope': {'label': 'Scope',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'default': 'urn:grt:accessexpress'}},
+                                       'client_auth': {'label': 'Client authentication',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'client_secret_basic'},
+                                                       'description': 'How the client id and secret reach '
+                                                                      'the token URL: client_secret_basic '
+                                                                      '(HTTP Basic, the default) or '
+                                                                      'client_secret_post (form body). Use '
+                                                                      "what your authorization server's "
+                                                                      'app is set to.'},
+                                       'granted_tenant_macnum': {'label': 'Granted tenant macnum',
+                                                                 'schema': {'type': ['string', 'null']},
+                                                                 'description': 'Act for a sub-tenant.'},
+                                       'timeout': {'label': 'Timeout (s)',
+                                                   'schema': {'type': ['number', 'null'], 'default': 30},
+                                                   'description': 'Seconds for the connect and for each '
+                                                                  'read.'},
+                                       'deadline': {'label': 'Deadline (s)',
+                                                    'schema': {'type': ['number', 'null'], 'default': 300},
+                                                    'description': 'Seconds for one whole request, first '
+                                                                   'byte to last.'},
+                                       'max_response_bytes': {'label': 'Max response bytes',
+                                                              'schema': {'type': ['integer', 'null'],
+                                                                         'default': 67108864},
+                                                              'description': 'Largest body accepted, after '
+                                                                             'decompression.'},
+                                       'verify': {'label': 'Verify TLS',
+                                                  'schema': {'type': ['string', 'null'], 'default': 'true'},
+                                                  'description': 'true, false, or the path of a CA '
+                                                                 'bundle.'},
+                                       'allow_insecure_http': {'label': 'Allow http://',
+                                                               'schema': {'type': ['boolean', 'null'],
+                                                                          'default': False},
+                                                               'description': 'Let http:// URLs carry the '
+                                                                              'credentials (a trusted '
+                                                                              'private network; the '
+                                                                              'sandbox).'},
+                                       'requests_per_minute': {'label': 'Requests per minute',
+                                                               'schema': {'type': ['number', 'null']},
+                                                               'description': 'Client-side rate limit; 0 '
+                                                                              'turns it off.'},
+                                       'max_retries': {'label': 'Max retries',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 5},
+                                                       'description': 'Retries after the first attempt.'},
+                                       'max_pages': {'label': 'Max pages',
+                                                     'schema': {'type': ['integer', 'null'],
+                                                                'default': 100000},
+                                                     'description': 'Page cap of one listing.'},
+                                       'concurrency': {'label': 'Concurrency',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 1},
+                                                       'description': 'Pages in flight at once where the '
+                                                                      'total is known.'}},
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                                              'relabeling': {'host': 'API base URL',
+                                                             'password': 'Client secret',
+                                                             'login': 'Client ID'},
+                                              'placeholders': {'host': 'https://api.example.com '
+                                                                       '(required)'}}},
+                      {'hook-class-name': 'airflow_provider_orders.hooks.emnify.EmnifyHook',
+                       'hook-name': 'emnify',
+                       'connection-type': 'emnify',
+                       'conn-fields': {'orders_path': {'label': 'Orders path',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': '/api/v1/shop/order'},
+                                                       'description': 'List path of the shop API.'},
+                                       'token_cache': {'label': 'Token cache',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'file'},
+                                                       'description': 'file: processes on one machine '
+                                                                      'share the auth_token until it '
+                                                                      'expires (emnify allows 100 '
+                                                                      'authentications per 5 minutes per '
+                                                                      'IP); memory: each process '
+                                                                      'authenticates.'},
+                                       'timeout': {'label': 'Timeout (s)',
+                                                   'schema': {'type': ['number', 'null'], 'default': 30},
+                                                   'description': 'Seconds for the connect and for each '
+                                                                  'read.'},
+                                       'deadline': {'label': 'Deadline (s)',
+                                                    'schema': {'type': ['number', 'null'], 'default': 300},
+                                                    'description': 'Seconds for one whole request, first '
+                                                                   'byte to last.'},
+                                       'max_response_bytes': {'label': 'Max response bytes',
+                                                              'schema': {'type': ['integer', 'null'],
+                                                                         'default': 67108864},
+                                                              'description': 'Largest body accepted, after '
+                                                                             'decompression.'},
+                                       'verify': {'label': 'Verify TLS',
+                                                  'schema': {'type': ['string', 'null'], 'default': 'true'},
+                                                  'description': 'true, false, or the path of a CA '
+                                                                 'bundle.'},
+                                       'allow_insecure_http': {'label': 'Allow http://',
+                                                               'schema': {'type': ['boolean', 'null'],
+                                                                          'default': False},
+                                                               'description': 'Let http:// URLs carry the '
+                                                                              'credentials (a trusted '
+                                                                              'private network; the '
+                                                                              'sandbox).'},
+                                       'requests_per_minute': {'label': 'Requests per minute',
+                                                               'schema': {'type': ['number', 'null']},
+                                                               'description': 'Client-side rate limit; 0 '
+                                                                              'turns it off.'},
+                                       'max_retries': {'label': 'Max retries',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 5},
+                                                       'description': 'Retries after the first attempt.'},
+                                       'max_pages': {'label': 'Max pages',
+                                                     'schema': {'type': ['integer', 'null'],
+                                                                'default': 100000},
+                                                     'description': 'Page cap of one listing.'},
+                                       'concurrency': {'label': 'Concurrency',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 1},
+                                                       'description': 'Pages in flight at once where the '
+                                                                      'total is known.'}},
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
+                                              'relabeling': {'host': 'API base URL',
+                                                             'password': 'Application token'},
+                                              'placeholders': {'host': 'https://cdn.emnify.net'}}},
+                      {'hook-class-name': 'airflow_provider_orders.hooks.fleetio.FleetioHook',
+                       'hook-name': 'Fleetio',
+                       'connection-type': 'fleetio',
+                       'conn-fields': {'account_token': {'label': 'Account token',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'}},
+                                       'api_version': {'label': 'API version',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': '2024-03-15'},
+                                                       'description': 'Sent as X-Api-Version. 2024-03-15 '
+                                                                      'and later list with cursors and '
+                                                                      'filters on the server; older '
+                                                                      'versions are paged by number and '
+                                                                      'filtered here.'},
+                                       'currency': {'label': 'Currency',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': "ISO code of the account's currency "
+                                                                   '(purchase orders name none), e.g. '
+                                                                   'USD.'},
+                                       'timeout': {'label': 'Timeout (s)',
+                                                   'schema': {'type': ['number', 'null'], 'default': 30},
+                                                   'description': 'Seconds for the connect and for each '
+                                                                  'read.'},
+                                       'deadline': {'label': 'Deadline (s)',
+                                                    'schema': {'type': ['number', 'null'], 'default': 300},
+                                                    'description': 'Seconds for one whole request, first '
+                                                                   'byte to last.'},
+                                       'max_response_bytes': {'label': 'Max response bytes',
+                                                              'schema': {'type': ['integer', 'null'],
+                                                                         'default': 67108864},
+                                                              'description': 'Largest body accepted, after '
+                                                                             'decompression.'},
+                                       'verify': {'label': 'Verify TLS',
+                                                  'schema': {'type': ['string', 'null'], 'default': 'true'},
+                                                  'description': 'true, false, or the path of a CA '
+                                                                 'bundle.'},
+                                       'allow_insecure_http': {'label': 'Allow http://',
+                                                               'schema': {'type': ['boolean', 'null'],
+                                                                          'default': False},
+                                                               'description': 'Let http:// URLs carry the '
+                                                                              'credentials (a trusted '
+                                                                              'private network; the '
+                                                                              'sandbox).'},
+                                       'requests_per_minute': {'label': 'Requests per minute',
+                                                               'schema': {'type': ['number', 'null']},
+                                                               'description': 'Client-side rate limit; 0 '
+                                                                              'turns it off.'},
+                                       'max_retries': {'label': 'Max retries',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 5},
+                                                       'description': 'Retries after the first attempt.'},
+                                       'max_pages': {'label': 'Max pages',
+                                                     'schema': {'type': ['integer', 'null'],
+                                                                'default': 100000},
+                                                     'description': 'Page cap of one listing.'},
+                                       'concurrency': {'label': 'Concurrency',
+                                                       'schema': {'type': ['integer', 'null'],
+                                                                  'default': 1},
+                                                       'description': 'Pages in flight at once where the '
+                                                                      'total is known.'}},
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
+                                              'relabeling': {'host': 'API base URL', 'password': 'API key'},
+                                              'placeholders': {'host': 'https://secure.fleetio.com'}}}]}
+# fmt: on

@@ -263,7 +263,7 @@ LIST_EMNIFY = (
 
 def run_emnify_process(sandbox: Sandbox, cache: Path, **extra: str) -> int:
     conn = sandbox_connections(sandbox.url)["emnify_default"]
-    conn["extra"] = extra
+    conn["extra"] = {**conn["extra"], **extra}
     env = {**os.environ, "AIRFLOW_CONN_EMNIFY_DEFAULT": json.dumps(conn),
            "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(cache)}  # fmt: skip
     out = subprocess.run([sys.executable, "-c", LIST_EMNIFY], env=env, capture_output=True, text=True,

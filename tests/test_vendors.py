@@ -395,7 +395,9 @@ def test_fleetio_a_bare_array_is_paged_by_number_to_the_last_page_and_marked_unf
     first = pager.read(response([{"number": 1, "state": "draft"}], headers=headers))
     assert (first.pushed_down, first.total) == (False, 250)
     assert first.next_request is not None and list(first.next_request.params) == [("page", "2")]
-    assert pager.remaining_page_requests(first) == [make(Fleetio)._numbered_request(n) for n in (2, 3)]
+    assert list(pager.remaining_page_requests(first) or ()) == [
+        make(Fleetio)._numbered_request(n) for n in (2, 3)
+    ]
     second = pager.read(response([{"number": 2}], headers={**headers, "X-Pagination-Current-Page": "2"}))
     assert second.next_request is not None
     last = pager.read(response([{"number": 3}], headers={**headers, "X-Pagination-Current-Page": "3"}))

@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from airflow_provider_orders.engine.failures import transport_failure
+from airflow_provider_orders.engine.failures import (
+    CHUNK_BYTES,
+    body_too_large,
+    past_deadline,
+    transport_failure,
+)
 from airflow_provider_orders.engine.protocol import (
     Emit,
     Flow,
@@ -93,16 +98,20 @@ class AsyncTransport:
     async def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         try:
             async with gate():
-                response = await self._request(request)
+                # The deadline starts once the request leaves this loop's queue.
+                try:
+                    return await asyncio.wait_for(self._exchange(request), request.deadline)
+                except asyncio.TimeoutError:
+                    return past_deadline(request)
         except Exception as exc:
             failure = transport_failure(exc)
             if failure is None:
                 raise
             return failure
-        return HttpResponse(response.status_code, response.headers, response.content, request.url)
 
-    async def _request(self, request: PreparedRequest) -> httpx.Response:
-        return await self.client.request(
+    async def _exchange(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
+        """Send and read the body, decompressed, within ``max_bytes`` (checked as each chunk arrives)."""
+        async with self.client.stream(
             request.method,
             request.url,
             params=list(request.params) or None,
@@ -110,7 +119,22 @@ class AsyncTransport:
             json=request.json_body,
             data=dict(request.form) if request.form is not None else None,
             timeout=httpx.Timeout(request.timeout),
-        )
+        ) as response:
+            too_large = body_too_large(
+                response.headers.get("content-length"), response.headers, request.max_bytes
+            )
+            if too_large is not None:
+                return too_large
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                size += len(chunk)
+                if size > request.max_bytes:
+                    return TransportFailure(
+                        "too_large", f"the body is larger than max_response_bytes={request.max_bytes}"
+                    )
+                chunks.append(chunk)
+            return HttpResponse(response.status_code, response.headers, b"".join(chunks), request.url)
 
     async def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value."""

@@ -11,9 +11,9 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from airflow_provider_orders.engine.listing import find_order, run_listing
+from airflow_provider_orders.engine.listing import find_order, read_record, run_listing
 from airflow_provider_orders.engine.policy import (
     RetryPolicy,
     default_token_directory,
@@ -23,6 +23,7 @@ from airflow_provider_orders.engine.policy import (
 from airflow_provider_orders.engine.protocol import Flow, PreparedRequest, Send, Sleep, TransportFailure
 from airflow_provider_orders.errors import (
     AuthenticationError,
+    InvalidFilterError,
     OrderNotFoundError,
     OrdersError,
     RateLimitError,
@@ -40,6 +41,8 @@ TOKEN_WAIT_SECONDS = 0.05
 
 
 _pending_masks: set[asyncio.Task[None]] = set()
+#: Origins already warned about: one warning per origin and process.
+_warned_insecure: set[str] = set()
 
 
 def mask_secret(value: str) -> None:
@@ -83,6 +86,13 @@ class OrdersEngine:
         self.limiter = limiter_for(key, self.settings.rate_limit)
         for secret in vendor.secrets():
             mask_secret(secret)
+        for url in self.settings.insecure_urls():
+            origin = _origin(url)
+            if origin not in _warned_insecure:
+                _warned_insecure.add(origin)
+                log.warning(
+                    "%s: credentials go to %s over plain http (allow_insecure_http)", self.name, origin
+                )
 
     def __repr__(self) -> str:
         return f"OrdersEngine({self.vendor!r})"
@@ -119,6 +129,8 @@ class OrdersEngine:
             json_body=request.json_body,
             form=request.form,
             timeout=self.settings.timeout,
+            deadline=self.settings.deadline,
+            max_bytes=self.settings.max_response_bytes,
         )
 
     def call(self, request: HttpRequest) -> Flow[HttpResponse]:
@@ -150,6 +162,12 @@ class OrdersEngine:
                 yield Sleep(wait)
             reply = yield Send(prepared)
             if isinstance(reply, TransportFailure):
+                if reply.kind == "too_large":
+                    raise VendorApiError(
+                        f"{request.method} {_path(prepared.url)}: {reply.message}; raise max_response_bytes on "
+                        "the connection if the vendor really sends pages this large",
+                        vendor=self.name,
+                    )
                 if attempt < self.retry.max_retries:
                     attempt += 1
                     log.warning(
@@ -240,7 +258,10 @@ class OrdersEngine:
                 f"{where}: {message}{tail}", vendor=self.name, status=status, code=code
             )
         if 300 <= status < 400:
-            message = f"unexpected redirect to {_path(response.header('location') or '?')}"
+            location = urljoin(prepared.url, response.header("location") or "?")
+            message = (
+                f"unexpected redirect to {_origin(location)}{_path(location)} (redirects are never followed)"
+            )
         return VendorApiError(f"{where}: {message}{tail}", vendor=self.name, status=status, code=code)
 
     def _token(self) -> Flow[str | None]:
@@ -273,11 +294,18 @@ class OrdersEngine:
 
     # -- single orders -------------------------------------------------------------------------
 
-    def get_order(self, order_id: str, scope: Mapping[str, Any]) -> Flow[Order]:
-        """One order by id; raises :class:`OrderNotFoundError` when the vendor has none."""
+    def get_order(self, order_id: str | int, scope: Mapping[str, Any]) -> Flow[Order]:
+        """One order by id; raises :class:`OrderNotFoundError` when the vendor has none.
+
+        An id that is ``None``, empty, ``.`` or ``..`` raises :class:`InvalidFilterError` before any request;
+        any other id reaches the vendor as data (one percent-encoded path segment, or a query value).
+        """
+        if order_id is None or str(order_id).strip() in ("", ".", ".."):
+            raise InvalidFilterError(
+                f"order_id {order_id!r} is not an id: pass the vendor's order id as a non-empty string",
+                vendor=self.name,
+            )
         order_id = str(order_id).strip()
-        if not order_id:
-            raise OrderNotFoundError("order_id is empty", vendor=self.name)
         self.vendor.check_scope(scope)
         lookup = self.vendor.order_lookup(order_id, scope)
         if lookup.request is not None:
@@ -290,7 +318,7 @@ class OrdersEngine:
                         code=exc.code,
                     ) from None  # fmt: skip
                 raise
-            return self.vendor.read_order(response)
+            return read_record(self.vendor, lambda: self.vendor.read_order(response))
         for plan in (lookup.listing, lookup.fallback):
             if plan is None:
                 continue
@@ -307,7 +335,11 @@ class OrdersEngine:
             yield from self._token()
         probe = self.vendor.probe_request()
         if probe is not None:
-            yield from self.call(probe)
+            try:
+                yield from self.call(probe)
+            except VendorApiError as exc:
+                if exc.status is None or not self.vendor.probe_accepts(exc.status):
+                    raise
         return f"Connected to {self.vendor.display_name} at {self.settings.host}"
 
 

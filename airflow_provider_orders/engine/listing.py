@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from airflow_provider_orders.engine.policy import SeenIds
@@ -31,7 +32,7 @@ from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
-from airflow_provider_orders.vendors.listing import ListingPlan, Page
+from airflow_provider_orders.vendors.listing import ListingPlan, Page, PageRequests
 from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 
@@ -92,12 +93,13 @@ class Listing:
             )
         self.cursors.add(page.cursor)
 
-    def check_page_cap(self, pages: int) -> None:
-        """Refuse to go past the connection's ``max_pages``."""
+    def check_page_cap(self, pages: int, *, announced: int | None = None) -> None:
+        """Refuse to go past the connection's ``max_pages`` (``announced``: the total the vendor gave)."""
         cap = self.engine.settings.max_pages
         if pages > cap:
+            said = f" (the API announced {announced} orders, {pages} pages)" if announced is not None else ""
             raise VendorApiError(
-                f"{self.label} passed the page cap of {cap} pages; raise max_pages on the connection or "
+                f"{self.label} passed the page cap of {cap} pages{said}; raise max_pages on the connection or "
                 "narrow the filters",
                 vendor=self.name,
             )
@@ -141,13 +143,7 @@ class Listing:
         log.info("%s: %s done: %d pages, %d orders", self.name, self.label, self.pages, self.emitted)
 
     def _normalise(self, record: dict[str, Any]) -> Order:
-        try:
-            return self.vendor.normalise(record)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise VendorApiError(
-                f"a record does not have the shape this provider expects ({type(exc).__name__}: {exc})",
-                vendor=self.name,
-            ) from None
+        return read_record(self.vendor, lambda: self.vendor.normalise(record))
 
     def _line_keys(self, orders: list[Order]) -> list[str]:
         """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
@@ -162,6 +158,21 @@ class Listing:
             n = counts[key] = counts.get(key, 0) + 1
             keys.append(key if n == 1 else f"{key}#{n}")
         return keys
+
+
+def read_record(vendor: Vendor, read: Callable[[], Order]) -> Order:
+    """``read()`` (a vendor's normalise or read_order), with a malformed record as a :class:`VendorApiError`
+    that names the vendor and the field, never a bare ``KeyError`` from deep in a vendor module."""
+    try:
+        return read()
+    except KeyError as exc:
+        problem = f"has no field {exc.args[0]!r}" if exc.args else "lacks a field"
+    except (ValueError, TypeError, AttributeError) as exc:
+        problem = f"has a field of an unexpected type or value ({type(exc).__name__}: {str(exc)[:200]})"
+    raise VendorApiError(
+        f"a {vendor.display_name} order record {problem}; the provider cannot read it",
+        vendor=vendor.conn_type,
+    )
 
 
 def run_listing(
@@ -223,13 +234,13 @@ def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
         page = listing.read((yield from _join(ahead)))
 
 
-def _concurrently(listing: Listing, page: Page, rest: list[HttpRequest], concurrency: int) -> Flow[None]:
-    listing.check_page_cap(listing.pages + len(rest))
-    planned = deque(rest)
+def _concurrently(listing: Listing, page: Page, rest: PageRequests, concurrency: int) -> Flow[None]:
+    listing.check_page_cap(listing.pages + len(rest), announced=page.total)  # before building any request
+    planned = iter(rest)
     in_flight: deque[Forked] = deque()
     while True:
-        while planned and len(in_flight) < concurrency:
-            in_flight.append((yield from _fork(listing, planned.popleft())))
+        while len(in_flight) < concurrency and (request := next(planned, None)) is not None:
+            in_flight.append((yield from _fork(listing, request)))
         batch, _ = listing.take(page)
         if batch:
             yield Emit(batch)

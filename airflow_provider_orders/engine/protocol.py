@@ -26,6 +26,10 @@ class PreparedRequest:
     json_body: Any = None
     form: Mapping[str, str] | None = None
     timeout: float = 30.0
+    #: Seconds for the whole request, connect to last byte.
+    deadline: float = 300.0
+    #: The largest body accepted, counted after decompression.
+    max_bytes: int = 64 * 1024 * 1024
 
     def __repr__(self) -> str:
         return f"PreparedRequest({self.method} {self.url})"
@@ -35,12 +39,13 @@ class PreparedRequest:
 class TransportFailure:
     """A request that got no readable HTTP response.
 
-    :param kind: ``timeout`` (no answer in time), ``connect`` (refused, reset or closed before an answer)
-        or ``protocol`` (an answer that could not be read: a broken chunk, a body that fails to decode).
+    :param kind: ``timeout`` (no answer in time, or not all of it by the deadline), ``connect`` (refused,
+        reset or closed before an answer), ``protocol`` (an answer that could not be read: a broken chunk, a
+        body that fails to decode) or ``too_large`` (a body past ``max_bytes``: never retried).
     :param message: the exception's class and reason, without the URL's query.
     """
 
-    kind: Literal["timeout", "connect", "protocol"]
+    kind: Literal["timeout", "connect", "protocol", "too_large"]
     message: str
 
 

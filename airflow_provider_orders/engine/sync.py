@@ -11,7 +11,12 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_orders.engine.failures import transport_failure
+from airflow_provider_orders.engine.failures import (
+    CHUNK_BYTES,
+    body_too_large,
+    past_deadline,
+    transport_failure,
+)
 from airflow_provider_orders.engine.protocol import (
     Emit,
     Flow,
@@ -51,6 +56,7 @@ class SyncTransport:
         self._ids = itertools.count()
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
+        started = time.monotonic()
         try:
             response = self.session.request(
                 request.method,
@@ -61,13 +67,47 @@ class SyncTransport:
                 data=dict(request.form) if request.form is not None else None,
                 timeout=(request.timeout, request.timeout),
                 allow_redirects=False,
+                stream=True,
             )
+            try:
+                body = self._read(response, request, started)
+            finally:
+                response.close()
         except Exception as exc:
             failure = transport_failure(exc)
             if failure is None:
                 raise
             return failure
-        return HttpResponse(response.status_code, response.headers, response.content, request.url)
+        if isinstance(body, TransportFailure):
+            return body
+        return HttpResponse(response.status_code, response.headers, body, request.url)
+
+    @staticmethod
+    def _read(
+        response: requests.Response, request: PreparedRequest, started: float
+    ) -> bytes | TransportFailure:
+        """The body, decompressed, within ``max_bytes`` and the deadline (checked as each chunk arrives)."""
+        too_large = body_too_large(
+            response.headers.get("content-length"), response.headers, request.max_bytes
+        )
+        if too_large is not None:
+            return too_large
+        chunks: list[bytes] = []
+        size = 0
+        until = started + request.deadline
+        raw = response.raw
+        # read1: whatever one read of the socket brought (so a trickle meets the deadline check), inflated
+        # at most CHUNK_BYTES at a time (so a gzip bomb meets the size check).
+        while chunk := raw.read1(CHUNK_BYTES, decode_content=True):
+            size += len(chunk)
+            if size > request.max_bytes:
+                return TransportFailure(
+                    "too_large", f"the body is larger than max_response_bytes={request.max_bytes}"
+                )
+            if time.monotonic() > until:
+                return past_deadline(request)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value (a call, a lookup, a connection test)."""

@@ -122,16 +122,20 @@ class OrdersHook(BaseHook):
             ``customer_id``); checked before any request.
         :raises OrderNotFoundError: the vendor has no such order.
         """
-        return self._sync.run(self.engine.get_order(str(order_id), scope))
+        return self._sync.run(self.engine.get_order(order_id, scope))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Authenticate against the vendor; ``(False, message)`` never contains a secret."""
+        """Authenticate against the vendor and make one cheap API call; ``(False, message)`` names the host
+        and never contains a secret."""
         try:
             return True, self._sync.run(self.engine.test_connection())
-        except OrdersError as exc:
-            return False, str(exc)
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, self._failed(exc)
+
+    def _failed(self, exc: Exception) -> str:
+        text = str(exc) if isinstance(exc, OrdersError) else f"{type(exc).__name__}: {exc}"
+        host = self.vendor.settings.host if "vendor" in self.__dict__ else None
+        return f"{self.vendor_class.display_name} at {host}: {text}" if host else text
 
     # -- async (triggers) ------------------------------------------------------------------------
 
@@ -161,7 +165,7 @@ class OrdersHook(BaseHook):
     async def aget_order(self, order_id: str | int, **scope: Any) -> Order:
         """:meth:`get_order` on the event loop (shared ``httpx`` pool, no thread)."""
         engine = await self.aget_engine()
-        return await self._async.run(engine.get_order(str(order_id), scope))
+        return await self._async.run(engine.get_order(order_id, scope))
 
     async def aiter_orders(
         self, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any
@@ -177,10 +181,8 @@ class OrdersHook(BaseHook):
         try:
             engine = await self.aget_engine()
             return True, await self._async.run(engine.test_connection())
-        except OrdersError as exc:
-            return False, str(exc)
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, self._failed(exc)
 
     # -- connection form -------------------------------------------------------------------------
 

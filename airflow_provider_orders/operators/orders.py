@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ class ListOrdersOperator(BaseOperator):
     :param format: ``jsonl`` (one ``Order`` per line, default), ``csv`` (the normalised fields) or
         ``parquet`` (needs the ``parquet`` extra).
     :param max_xcom_orders: the most orders returned through XCom when there is no ``output_path``.
+    :param csv_escape_formulas: with ``format="csv"``, prefix ``'`` to cells that a spreadsheet would run as
+        a formula (starting with ``= + - @``, a tab or a CR; numbers excepted). Default on.
     :param asset_alias: the name of the AssetAlias that records a templated ``output_path``; defaults to
         ``orders:<task_id>``. A static ``output_path`` is recorded as an Asset of that URI.
     :return: without ``output_path`` the orders as JSON dicts; with it
@@ -58,6 +61,7 @@ class ListOrdersOperator(BaseOperator):
         format: str = "jsonl",
         max_xcom_orders: int = 1000,
         asset_alias: str | None = None,
+        csv_escape_formulas: bool = True,
         **kwargs: Any,
     ) -> None:
         if format not in FORMATS:
@@ -65,6 +69,8 @@ class ListOrdersOperator(BaseOperator):
         if max_xcom_orders < 0:
             raise AirflowException("ListOrdersOperator: max_xcom_orders must be 0 or more")
         static_path = output_path is not None and "{{" not in str(output_path)
+        if static_path and isinstance(output_path, str):
+            output_path = _absolute(output_path)
         if static_path:
             _check_filesystem(str(output_path))
         if output_path is not None and "outlets" not in kwargs:
@@ -81,6 +87,7 @@ class ListOrdersOperator(BaseOperator):
         self.output_path = output_path
         self.format = format
         self.max_xcom_orders = max_xcom_orders
+        self.csv_escape_formulas = csv_escape_formulas
         self.static_path = static_path
         self._validate_at_parse()
 
@@ -128,15 +135,16 @@ class ListOrdersOperator(BaseOperator):
 
         target = self.output_path if isinstance(self.output_path, ObjectStoragePath) else None
         if target is None:
-            _check_filesystem(str(self.output_path))
-            target = ObjectStoragePath(str(self.output_path))
+            uri = _absolute(str(self.output_path))
+            _check_filesystem(uri)
+            target = ObjectStoragePath(uri)
+        _prepare_target(target)  # before any request: a wrong path costs no vendor call
         temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        target.parent.mkdir(parents=True, exist_ok=True)
         started = last = time.monotonic()
         count = 0
         try:
             with temp.open("wb") as out:
-                writer = writer_for(self.format, out)
+                writer = writer_for(self.format, out, escape_formulas=self.csv_escape_formulas)
                 for order in hook.iter_orders(filters):
                     writer.write(order)
                     count += 1
@@ -188,6 +196,29 @@ def _check_filesystem(uri: str) -> None:
         raise AirflowException(
             f"ListOrdersOperator: output_path {uri!r} needs a filesystem for '{scheme}://' that is not "
             f"installed: {hint}{extra}"
+        ) from None
+
+
+def _absolute(uri: str) -> str:
+    """A local path without a scheme (``out/orders.jsonl``) as an absolute ``file://`` URI; others as given."""
+    if "://" in uri:
+        return uri
+    return "file://" + os.path.abspath(os.path.expanduser(uri))
+
+
+def _prepare_target(target: Any) -> None:
+    """Refuse an output path that is a directory or lies under a file; create its parent directories."""
+    if target.exists() and target.is_dir():
+        raise AirflowFailException(
+            f"ListOrdersOperator: output_path {_display_uri(target)} is a directory; name a file in it, for "
+            f"example {_display_uri(target).rstrip('/')}/orders.jsonl"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise AirflowFailException(
+            f"ListOrdersOperator: output_path {_display_uri(target)} lies under a file, not a directory; "
+            "choose a path whose parents are directories"
         ) from None
 
 

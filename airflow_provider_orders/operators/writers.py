@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import IO, Any
 
 from airflow_provider_orders.models import Order
@@ -38,11 +39,29 @@ class JsonLinesWriter(OrderWriter):
         self.count += 1
 
 
-class CsvWriter(OrderWriter):
-    """The normalised fields, one row per order, with a header; times in ISO-8601 UTC."""
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$")
 
-    def __init__(self, out: IO[bytes]) -> None:
+
+def neutralise(cell: str) -> str:
+    """``cell`` made inert for spreadsheets: a leading ``'`` where it would start a formula (not numbers)."""
+    if cell.startswith(FORMULA_STARTS) and not NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+class CsvWriter(OrderWriter):
+    """The normalised fields, one row per order, with a header; times in ISO-8601 UTC.
+
+    :param escape_formulas: prefix ``'`` to a cell that starts with ``= + - @``, a tab or a CR (numbers
+        such as ``-12.50`` excepted), so that a vendor's text cannot run as a formula when the file is
+        opened in a spreadsheet. Turn it off for readers that want the values untouched.
+    """
+
+    def __init__(self, out: IO[bytes], *, escape_formulas: bool = True) -> None:
         super().__init__(out)
+        self.escape_formulas = escape_formulas
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer, lineterminator="\n")
         self._csv.writerow(CSV_COLUMNS)
@@ -55,7 +74,10 @@ class CsvWriter(OrderWriter):
 
     def write(self, order: Order) -> None:
         data = order.model_dump(mode="json", exclude={"raw"})
-        self._csv.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
+        cells = ["" if data[c] is None else str(data[c]) for c in CSV_COLUMNS]
+        if self.escape_formulas:
+            cells = [neutralise(cell) for cell in cells]
+        self._csv.writerow(cells)
         self.count += 1
         if self.count % 1000 == 0:
             self._flush()
@@ -113,11 +135,11 @@ class ParquetWriter(OrderWriter):
         self._writer.close()
 
 
-def writer_for(fmt: str, out: IO[bytes]) -> OrderWriter:
+def writer_for(fmt: str, out: IO[bytes], *, escape_formulas: bool = True) -> OrderWriter:
     if fmt == "jsonl":
         return JsonLinesWriter(out)
     if fmt == "csv":
-        return CsvWriter(out)
+        return CsvWriter(out, escape_formulas=escape_formulas)
     if fmt == "parquet":
         return ParquetWriter(out)
     raise ValueError(f"format {fmt!r} is not one of {FORMATS}")

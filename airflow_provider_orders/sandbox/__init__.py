@@ -33,7 +33,9 @@ def sandbox_connections(url: str, config: SandboxConfig | None = None) -> dict[s
     for spec in all_specs():
         app: type[VendorApp] = spec.sandbox_app_class()
         conn = app.connection(f"{url}/{app.prefix}", url, config)
-        out[spec.default_conn_id] = {"conn_type": spec.conn_type, **conn}
+        # The sandbox speaks plain http on loopback: the connection says so explicitly.
+        extra = {**conn.get("extra", {}), "allow_insecure_http": True}
+        out[spec.default_conn_id] = {"conn_type": spec.conn_type, **conn, "extra": extra}
     return out
 
 

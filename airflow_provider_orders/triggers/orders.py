@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_orders.boundary import event_from_error
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.hooks.base import OrdersHook
+    from airflow_provider_orders.models import Order
 
 
 class OrderStateTrigger(BaseTrigger):
@@ -86,7 +90,10 @@ class OrderStateTrigger(BaseTrigger):
             matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
             while True:
                 try:
-                    order = await hook.aget_order(self.order_id, **self.scope)
+                    order = await self._poll(hook)
+                except asyncio.TimeoutError:
+                    yield self._timeout(base, last)
+                    return
                 except OrderNotFoundError as exc:
                     if self.fail_if_missing:
                         yield TriggerEvent({**base, **event_from_error(exc)})
@@ -110,9 +117,7 @@ class OrderStateTrigger(BaseTrigger):
                 if self.timeout_at is not None:
                     remaining = self.timeout_at - time.time()
                     if remaining <= 0:
-                        yield TriggerEvent({**base, "status": "timeout", "order": last,
-                                            "message": f"order {self.order_id} did not reach "
-                                                       f"{self.target_status} in time"})  # fmt: skip
+                        yield self._timeout(base, last)
                         return
                     wait = min(wait, remaining)
                 await asyncio.sleep(wait)
@@ -122,3 +127,14 @@ class OrderStateTrigger(BaseTrigger):
             self.log.exception("order %s: unexpected error while waiting", self.order_id)
             yield TriggerEvent({**base, "status": "error", "message": f"{type(exc).__name__}: {exc}",
                                 "error_type": type(exc).__name__, "http_status": None, "code": None})  # fmt: skip
+
+    async def _poll(self, hook: OrdersHook) -> Order:
+        """One check of the order, given up at ``timeout_at`` even in the middle of a request."""
+        check = hook.aget_order(self.order_id, **self.scope)
+        if self.timeout_at is None:
+            return await check
+        return await asyncio.wait_for(check, max(0.0, self.timeout_at - time.time()))
+
+    def _timeout(self, base: dict[str, Any], last: dict[str, Any] | None) -> TriggerEvent:
+        message = f"order {self.order_id} did not reach {self.target_status} in time"
+        return TriggerEvent({**base, "status": "timeout", "order": last, "message": message})

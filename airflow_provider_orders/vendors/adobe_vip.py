@@ -25,11 +25,16 @@ from pydantic import Field, SecretStr, field_validator
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import ClientCredentialsVendor
 from airflow_provider_orders.vendors.filters import OrderFilters
-from airflow_provider_orders.vendors.http import HttpRequest
+from airflow_provider_orders.vendors.http import HttpRequest, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import OffsetLinkPager
 from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
-from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.settings import (
+    COMMON_FIELDS,
+    ConnectionField,
+    ConnectionSettings,
+    checked_url,
+)
 from airflow_provider_orders.vendors.spec import VendorSpec
 
 PRODUCTION_IMS = "https://ims-na1.adobelogin.com"
@@ -82,6 +87,8 @@ class AdobeVipFilters(OrderFilters):
 
 
 class AdobeVipSettings(ConnectionSettings):
+    URL_FIELDS = ("ims_url",)
+
     login: str = Field(min_length=1)
     password: SecretStr
     ims_url: str = PRODUCTION_IMS
@@ -93,9 +100,7 @@ class AdobeVipSettings(ConnectionSettings):
     @field_validator("ims_url")
     @classmethod
     def _ims(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) origin such as https://ims-na1.adobelogin.com")
-        return value.rstrip("/")
+        return checked_url(value)
 
 
 class AdobeVipMarketplace(ClientCredentialsVendor):
@@ -133,6 +138,14 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_id",)
+
+    def probe_request(self) -> HttpRequest:
+        # Every orders call names a customer; none is known here. A customer that does not exist answers
+        # 404 only once the token and the API key were accepted (401/403 otherwise).
+        return HttpRequest("GET", "/v3/customers/0/orders", params=(("limit", "1"),))
+
+    def probe_accepts(self, status: int) -> bool:
+        return status == 404
 
     @classmethod
     def error_text(cls, raw: Mapping[str, Any]) -> str | None:
@@ -186,7 +199,8 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         params.append(("start-date", zulu(since) if since else self.settings.history_start_date.isoformat()))
         if until:
             params.append(("end-date", zulu(until)))
-        first = HttpRequest("GET", f"/v3/customers/{filters.customer_id}/orders", params=tuple(params))
+        customer = path_segment(filters.customer_id, "customer_id", self.conn_type)
+        first = HttpRequest("GET", f"/v3/customers/{customer}/orders", params=tuple(params))
         # end-date may be inclusive at Adobe; the window check keeps created_until exclusive.
         window = (lambda o: in_window(o, since, until)) if since or until else None
         search = filters.search.lower() if filters.search else None
@@ -201,8 +215,9 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         )
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
-        customer = self.scope_value(scope, "customer_id")
-        return OrderLookup(request=HttpRequest("GET", f"/v3/customers/{customer}/orders/{order_id}"))
+        customer = path_segment(self.scope_value(scope, "customer_id"), "customer_id", self.conn_type)
+        order = path_segment(order_id, "order_id", self.conn_type)
+        return OrderLookup(request=HttpRequest("GET", f"/v3/customers/{customer}/orders/{order}"))
 
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("creationDate"))

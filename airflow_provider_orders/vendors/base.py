@@ -236,8 +236,18 @@ class Vendor(ABC):
         """Turn one vendor record into an :class:`Order`."""
 
     def probe_request(self) -> HttpRequest | None:
-        """A cheap authenticated request for ``test_connection`` (``None``: the token fetch is enough)."""
-        return None
+        """A cheap authenticated API request for ``test_connection``: by default the first page of a listing
+        of the fewest orders the vendor allows; ``None`` where every listing needs a scope (the token
+        fetch, on the API's own host, is then the check)."""
+        try:
+            filters = self.filters_model(page_size=self.filters_model.MIN_PAGE_SIZE)
+        except ValidationError:  # a required scope: customer tenant, customer id
+            return None
+        return self.plan_listing(filters).pager.first_request()
+
+    def probe_accepts(self, status: int) -> bool:
+        """Whether an error status of the probe still shows the API took the credentials."""
+        return False
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -36,12 +36,17 @@ def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -
     if conn.password:
         values["password"] = conn.password
     prefix = f"extra__{vendor_class.conn_type}__"
-    for key, value in (conn.extra_dejson or {}).items():
+    extras = conn.extra_dejson or {}
+    if not isinstance(extras, dict):
+        raise ConnectionConfigError(
+            f"connection {conn.conn_id!r} has an extra that is a JSON {type(extras).__name__}, not an object; "
+            'write it as {"name": value, ...}',
+            vendor=vendor_class.conn_type,
+        )
+    for key, value in extras.items():
         name = key.removeprefix(prefix)
         if value is None or (isinstance(value, str) and value.strip() == ""):
             continue
-        if name == "verify" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            value = value.strip().lower() == "true"
         values[name] = value
     return vendor_class.parse_settings(conn.conn_id or "(none)", values)
 

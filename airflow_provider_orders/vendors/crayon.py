@@ -88,9 +88,17 @@ class Crayon(Vendor):
 
     # -- auth --------------------------------------------------------------------------------
 
+    def _basic(self) -> str:
+        s = self.settings
+        return base64.b64encode(f"{s.client_id}:{s.secret(s.client_secret)}".encode()).decode()
+
+    def secrets(self) -> list[str]:
+        # The Basic value is as good as the client secret: mask it too.
+        return [*super().secrets(), self._basic()]
+
     def token_request(self) -> HttpRequest:
         s = self.settings
-        basic = base64.b64encode(f"{s.client_id}:{s.secret(s.client_secret)}".encode()).decode()
+        basic = self._basic()
         return HttpRequest(
             "POST",
             TOKEN_PATH,

@@ -23,7 +23,7 @@ from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.filters import OrderFilters
-from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import HeaderPager
 from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, to_decimal, zulu
@@ -156,7 +156,8 @@ class Emnify(Vendor):
         )
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
-        return OrderLookup(request=HttpRequest("GET", f"{self.settings.orders_path}/{order_id}"))
+        order = path_segment(order_id, "order_id", self.conn_type)
+        return OrderLookup(request=HttpRequest("GET", f"{self.settings.orders_path}/{order}"))
 
     def normalise(self, record: dict[str, Any]) -> Order:
         raw_status = record.get("status")

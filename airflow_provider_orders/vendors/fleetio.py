@@ -26,7 +26,7 @@ from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.filters import OrderFilters
-from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import CursorOrNumberedPager
 from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
@@ -216,7 +216,8 @@ class Fleetio(Vendor):
         return check
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
-        return OrderLookup(request=HttpRequest("GET", f"{LIST_PATH}/{order_id}"))
+        order = path_segment(order_id, "order_id", self.conn_type)
+        return OrderLookup(request=HttpRequest("GET", f"{LIST_PATH}/{order}"))
 
     def probe_request(self) -> HttpRequest | None:
         return HttpRequest("GET", LIST_PATH, params=(("per_page", "2"),))

@@ -32,7 +32,12 @@ from airflow_provider_orders.vendors.http import HttpRequest
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import ShortPagePager
 from airflow_provider_orders.vendors.parsing import parse_time, to_decimal, zulu
-from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.settings import (
+    COMMON_FIELDS,
+    ConnectionField,
+    ConnectionSettings,
+    checked_url,
+)
 from airflow_provider_orders.vendors.spec import VendorSpec
 
 LIST_PATH = "/api/v1/ordersAccessExpress"
@@ -60,6 +65,7 @@ class GraniteFilters(OrderFilters):
 
 class GraniteSettings(ConnectionSettings):
     DEFAULT_REQUESTS_PER_MINUTE = 60
+    URL_FIELDS = ("token_url",)
 
     login: str = Field(min_length=1)
     password: SecretStr
@@ -71,9 +77,7 @@ class GraniteSettings(ConnectionSettings):
     @field_validator("token_url")
     @classmethod
     def _token_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be the OAuth2 token URL, e.g. https://login.example.com/oauth2/token")
-        return value
+        return checked_url(value)
 
 
 class GraniteAccessExpress(ClientCredentialsVendor):

@@ -6,6 +6,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+from airflow_provider_orders.errors import InvalidFilterError
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,20 @@ class Token:
 
     def __repr__(self) -> str:
         return f"Token(***, expires_in={self.expires_in})"
+
+
+def path_segment(value: object, what: str, vendor: str) -> str:
+    """``value`` as exactly one URL path segment: an id is data, never a path or a query of its own.
+
+    Percent-encodes every character that could end the segment or start a query (``/ ? # %`` and the
+    rest, ``quote(value, safe="")``); refuses ``None``, empty, ``.`` and ``..``, which would name another
+    resource of the vendor's API with the connection's credentials.
+
+    :raises InvalidFilterError: naming ``what`` (``order_id``, ``customer_id``) and the vendor.
+    """
+    text = "" if value is None else str(value).strip()
+    if value is None or text in ("", ".", ".."):
+        raise InvalidFilterError(
+            f"{what} {value!r} is not an id: pass the vendor's {what} as a non-empty string", vendor=vendor
+        )
+    return quote(text, safe="")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -60,13 +60,32 @@ class Pager(ABC):
     @abstractmethod
     def read(self, response: HttpResponse) -> Page: ...
 
-    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> PageRequests | None:
         """Every request after the first page, where the first page tells how many there are.
 
         ``None`` where it cannot be known (cursors, short-page styles). Used for concurrent fetching;
-        the pages are still read with :meth:`read`, in order.
+        the pages are still read with :meth:`read`, in order. The requests are built one at a time as
+        they are sent, so an absurd announced total costs nothing before the page cap refuses it.
         """
         return None
+
+
+@dataclass(frozen=True)
+class PageRequests:
+    """The requests for the remaining pages of a listing: how many, and each built only when asked for.
+
+    :param count: how many pages remain.
+    :param build: the request for the ``i``-th remaining page (from 0).
+    """
+
+    count: int
+    build: Callable[[int], HttpRequest]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[HttpRequest]:
+        return (self.build(i) for i in range(self.count))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
-from airflow_provider_orders.vendors.listing import Page, Pager
+from airflow_provider_orders.vendors.listing import Page, Pager, PageRequests
 
 
 def _json(response: HttpResponse, vendor: str) -> Any:
@@ -79,13 +79,13 @@ class PageNumberPager(NumberedPager):
             done = True
         return self._advance(records, done, total)
 
-    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> PageRequests | None:
         if first.next_request is None:
-            return []
+            return PageRequests(0, self.request_for_page)
         if first.total is None:
             return None
         last = -(-first.total // self.page_size)
-        return [self.request_for_page(n) for n in range(2, last + 1)]
+        return PageRequests(max(0, last - 1), lambda i: self.request_for_page(i + 2))
 
 
 class ShortPagePager(NumberedPager):
@@ -155,20 +155,22 @@ class OffsetLinkPager(Pager):
         request = HttpRequest("GET", urljoin(self.base_url + "/", str(uri)), headers=self.first.headers)
         return Page(records, request, total, cursor=str(uri))
 
-    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> PageRequests | None:
         if first.next_request is None:
-            return []
+            return PageRequests(0, lambda i: self.first)
         params = dict(self.first.params)
         if first.total is None or "limit" not in params:
             return None
         limit = int(params["limit"])
         start = int(params.get("offset", 0))
         kept = tuple((k, v) for k, v in self.first.params if k not in ("offset", "limit"))
-        return [
-            HttpRequest("GET", self.first.url, params=(*kept, ("limit", str(limit)), ("offset", str(offset))),
-                        headers=self.first.headers)
-            for offset in range(start + limit, first.total, limit)
-        ]  # fmt: skip
+        offsets = range(start + limit, first.total, limit)
+
+        def request(i: int) -> HttpRequest:
+            params = (*kept, ("limit", str(limit)), ("offset", str(offsets[i])))
+            return HttpRequest("GET", self.first.url, params=params, headers=self.first.headers)
+
+        return PageRequests(len(offsets), request)
 
 
 class HeaderPager(NumberedPager):
@@ -207,10 +209,10 @@ class HeaderPager(NumberedPager):
         self.pages = pages
         return self._advance(records, page >= pages or not records, total)
 
-    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> PageRequests | None:
         if first.next_request is None:
-            return []
-        return [self.request_for_page(n) for n in range(2, self.pages + 1)]
+            return PageRequests(0, self.request_for_page)
+        return PageRequests(max(0, self.pages - 1), lambda i: self.request_for_page(i + 2))
 
 
 class CursorPager(Pager):
@@ -300,9 +302,10 @@ class CursorOrNumberedPager(CursorPager):
         nxt = None if done else self.request_for_page(self.page)
         return Page(records, nxt, total, cursor=f"page {current}", pushed_down=False)
 
-    def remaining_page_requests(self, first: Page) -> list[HttpRequest] | None:
+    def remaining_page_requests(self, first: Page) -> PageRequests | None:
         if first.next_request is None:
-            return []
+            return PageRequests(0, self.request_for_page)
         if first.pushed_down or self.pages is None:
             return None  # cursors: each page names the next
-        return [self.request_for_page(n) for n in range(2, self.pages + 1)]
+        pages = self.pages
+        return PageRequests(max(0, pages - 1), lambda i: self.request_for_page(i + 2))

@@ -2,39 +2,51 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class ConnectionSettings(BaseModel):
     """What a connection says, validated. Vendors subclass it with their extras.
 
     :param conn_id: the Airflow connection id (for messages).
-    :param host: the API base URL.
+    :param host: the API base URL; ``https://`` unless ``allow_insecure_http``; never with credentials in it.
     :param login: the connection's login field.
     :param password: the connection's password field.
-    :param timeout: seconds for the connect and for each read.
-    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+    :param timeout: seconds for the connect and for each read (finite, at most an hour).
+    :param deadline: seconds for one whole request, connect to last byte: a vendor that trickles its
+        answer cannot hold a task longer (finite, at most a day).
+    :param max_response_bytes: the largest body accepted, counted while it streams and while it is
+        decompressed; a larger one fails at once, never retried.
+    :param verify: TLS verification: ``True``, ``False``, or the path of an existing CA bundle.
+    :param allow_insecure_http: let ``http://`` URLs carry the credentials (a server on a private network,
+        the sandbox); a warning is logged once per host.
     :param requests_per_minute: client-side limit per credential; 0 turns it off.
     :param max_retries: retries after the first attempt.
     :param max_pages: the page cap of one listing.
     :param concurrency: default pages in flight at once (see ``OrderFilters.concurrency``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     DEFAULT_REQUESTS_PER_MINUTE: ClassVar[float] = 0
+    #: Settings besides ``host`` that are URLs the credentials go to (a token endpoint).
+    URL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     conn_id: str = "(none)"
     host: str
     login: str | None = None
     password: SecretStr | None = None
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=3600)
+    deadline: float = Field(default=300.0, gt=0, le=86_400)
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
     verify: bool | str = True
-    requests_per_minute: float | None = Field(default=None, ge=0)
+    allow_insecure_http: bool = False
+    requests_per_minute: float | None = Field(default=None, ge=0, le=1_000_000)
     max_retries: int = Field(default=5, ge=0, le=20)
     max_pages: int = Field(default=100_000, ge=1)
     concurrency: int = Field(default=1, ge=1, le=32)
@@ -42,10 +54,39 @@ class ConnectionSettings(BaseModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://api.example.com")
-        return value.rstrip("/")
+        return checked_url(value)
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            if text and os.path.exists(text):
+                return text
+        raise ValueError(
+            f"must be true, false, or the path of an existing CA bundle file or directory, got {value!r}"
+        )
+
+    @model_validator(mode="after")
+    def _https(self) -> ConnectionSettings:
+        if not self.allow_insecure_http:
+            for name in ("host", *self.URL_FIELDS):
+                url = getattr(self, name)
+                if isinstance(url, str) and url.lower().startswith("http://"):
+                    raise ValueError(
+                        f"{name} {url!r} is http://: the credentials would travel in clear. Use https://, or "
+                        "set the extra allow_insecure_http=true for a server you trust on a private network"
+                    )
+        return self
+
+    def insecure_urls(self) -> list[str]:
+        """The ``http://`` URLs the credentials go to (allowed by ``allow_insecure_http``)."""
+        urls = [getattr(self, name) for name in ("host", *self.URL_FIELDS)]
+        return [u for u in urls if isinstance(u, str) and u.lower().startswith("http://")]
 
     @property
     def rate_limit(self) -> float:
@@ -62,6 +103,19 @@ class ConnectionSettings(BaseModel):
         return value.get_secret_value() if value is not None else ""
 
 
+def checked_url(value: str) -> str:
+    """An http(s) URL without credentials in it, without its trailing slash; ``ValueError`` otherwise."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL such as https://api.example.com")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not hold credentials (user:password@host); put them in the connection's login and "
+            "password fields"
+        )
+    return value.strip().rstrip("/")
+
+
 @dataclass(frozen=True)
 class ConnectionField:
     """One extra field of a connection form: the single source for ``conn-fields`` and the widgets."""
@@ -76,7 +130,24 @@ class ConnectionField:
 
 COMMON_FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField("timeout", "Timeout (s)", "number", "Seconds for the connect and for each read.", 30),
-    ConnectionField("verify", "Verify TLS", "string", "true, false, or a CA bundle path.", "true"),
+    ConnectionField(
+        "deadline", "Deadline (s)", "number", "Seconds for one whole request, first byte to last.", 300
+    ),
+    ConnectionField(
+        "max_response_bytes",
+        "Max response bytes",
+        "integer",
+        "Largest body accepted, after decompression.",
+        64 * 1024 * 1024,
+    ),
+    ConnectionField("verify", "Verify TLS", "string", "true, false, or the path of a CA bundle.", "true"),
+    ConnectionField(
+        "allow_insecure_http",
+        "Allow http://",
+        "boolean",
+        "Let http:// URLs carry the credentials (a trusted private network; the sandbox).",
+        False,
+    ),
     ConnectionField(
         "requests_per_minute", "Requests per minute", "number", "Client-side rate limit; 0 turns it off."
     ),
