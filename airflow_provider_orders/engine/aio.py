@@ -16,7 +16,7 @@ import httpx
 
 from airflow_provider_orders.engine.failures import (
     CHUNK_BYTES,
-    body_too_large,
+    Body,
     past_deadline,
     transport_failure,
 )
@@ -120,21 +120,14 @@ class AsyncTransport:
             data=dict(request.form) if request.form is not None else None,
             timeout=httpx.Timeout(request.timeout),
         ) as response:
-            too_large = body_too_large(
-                response.headers.get("content-length"), response.headers, request.max_bytes
-            )
-            if too_large is not None:
-                return too_large
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                size += len(chunk)
-                if size > request.max_bytes:
-                    return TransportFailure(
-                        "too_large", f"the body is larger than max_response_bytes={request.max_bytes}"
-                    )
-                chunks.append(chunk)
-            return HttpResponse(response.status_code, response.headers, b"".join(chunks), request.url)
+            body = Body(request, response.headers)  # the deadline is asyncio's, around the whole exchange
+            if body.failure is None:
+                async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                    if not body.add(chunk):
+                        break
+            if body.failure is not None:
+                return body.failure
+            return HttpResponse(response.status_code, response.headers, body.bytes(), request.url)
 
     async def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value."""

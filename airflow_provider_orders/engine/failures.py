@@ -8,6 +8,7 @@ same final error whichever driver met it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from airflow_provider_orders.engine.protocol import PreparedRequest, TransportFailure
@@ -52,17 +53,46 @@ def describe(exc: BaseException) -> str:
 CHUNK_BYTES = 64 * 1024
 
 
-def body_too_large(length: str | None, headers: Mapping[str, str], max_bytes: int) -> TransportFailure | None:
-    """A failure when the announced ``Content-Length`` of an uncompressed body is already past the limit."""
-    encoded = any(
-        k.lower() == "content-encoding" and v.strip().lower() not in ("", "identity")
-        for k, v in headers.items()
-    )
-    if length and length.strip().isdigit() and not encoded and int(length) > max_bytes:
-        return TransportFailure(
-            "too_large", f"the body is {int(length)} bytes, more than max_response_bytes={max_bytes}"
-        )
-    return None
+class Body:
+    """Collects a body as it arrives, refusing it past ``max_bytes`` (counted after decompression) and,
+    where ``until`` is given, past that monotonic time: the same rules for the sync and the async driver.
+
+    :param request: the request (its ``max_bytes`` and ``deadline``).
+    :param headers: the response headers (a ``Content-Length`` past the limit fails before any read).
+    :param until: the deadline as ``time.monotonic()``; ``None`` where the driver enforces it itself.
+    """
+
+    def __init__(
+        self, request: PreparedRequest, headers: Mapping[str, str], until: float | None = None
+    ) -> None:
+        self.request = request
+        self.until = until
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self.failure: TransportFailure | None = None
+        length = headers.get("content-length") or ""
+        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        if length.strip().isdigit() and encoding in ("", "identity") and int(length) > request.max_bytes:
+            self.failure = TransportFailure(
+                "too_large",
+                f"the body is {int(length)} bytes, more than max_response_bytes={request.max_bytes}",
+            )
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``False`` once the body is refused (see :attr:`failure`)."""
+        self.size += len(chunk)
+        if self.size > self.request.max_bytes:
+            self.failure = TransportFailure(
+                "too_large", f"the body is larger than max_response_bytes={self.request.max_bytes}"
+            )
+        elif self.until is not None and time.monotonic() > self.until:
+            self.failure = past_deadline(self.request)
+        else:
+            self.chunks.append(chunk)
+        return self.failure is None
+
+    def bytes(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 def past_deadline(request: PreparedRequest) -> TransportFailure:

@@ -13,8 +13,7 @@ from requests.adapters import HTTPAdapter
 
 from airflow_provider_orders.engine.failures import (
     CHUNK_BYTES,
-    body_too_large,
-    past_deadline,
+    Body,
     transport_failure,
 )
 from airflow_provider_orders.engine.protocol import (
@@ -86,28 +85,14 @@ class SyncTransport:
     def _read(
         response: requests.Response, request: PreparedRequest, started: float
     ) -> bytes | TransportFailure:
-        """The body, decompressed, within ``max_bytes`` and the deadline (checked as each chunk arrives)."""
-        too_large = body_too_large(
-            response.headers.get("content-length"), response.headers, request.max_bytes
-        )
-        if too_large is not None:
-            return too_large
-        chunks: list[bytes] = []
-        size = 0
-        until = started + request.deadline
-        raw = response.raw
-        # read1: whatever one read of the socket brought (so a trickle meets the deadline check), inflated
-        # at most CHUNK_BYTES at a time (so a gzip bomb meets the size check).
-        while chunk := raw.read1(CHUNK_BYTES, decode_content=True):
-            size += len(chunk)
-            if size > request.max_bytes:
-                return TransportFailure(
-                    "too_large", f"the body is larger than max_response_bytes={request.max_bytes}"
-                )
-            if time.monotonic() > until:
-                return past_deadline(request)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        """The body, decompressed, within ``max_bytes`` and the deadline (checked as each piece arrives)."""
+        body = Body(request, response.headers, until=started + request.deadline)
+        if body.failure is None:
+            # read1: whatever one read of the socket brought (so a trickle meets the deadline check),
+            # inflated at most CHUNK_BYTES at a time (so a gzip bomb meets the size check).
+            while (chunk := response.raw.read1(CHUNK_BYTES, decode_content=True)) and body.add(chunk):
+                pass
+        return body.failure or body.bytes()
 
     def run(self, flow: Flow[T]) -> T:
         """Carry out a flow that returns a value (a call, a lookup, a connection test)."""

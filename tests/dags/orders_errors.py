@@ -35,29 +35,25 @@ def record(exc: Exception, context: Any) -> None:
         out.write(json.dumps(line) + "\n")
 
 
+def recorded(call: Any, context: Any, *args: Any) -> Any:
+    try:
+        return call(context, *args)
+    except Exception as exc:
+        record(exc, context)
+        raise
+
+
 class RecordedList(ListOrdersOperator):
     def execute(self, context: Any) -> Any:
-        try:
-            return super().execute(context)
-        except Exception as exc:
-            record(exc, context)
-            raise
+        return recorded(super().execute, context)
 
 
 class RecordedWait(OrderStateSensor):
     def execute(self, context: Any) -> Any:
-        try:
-            return super().execute(context)
-        except Exception as exc:
-            record(exc, context)
-            raise
+        return recorded(super().execute, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        try:
-            return super().execute_complete(context, event)
-        except Exception as exc:
-            record(exc, context)
-            raise
+        return recorded(super().execute_complete, context, event)
 
 
 ORDER = os.environ.get("ORDERS_ERRORS_ORDER_ID", "0")
