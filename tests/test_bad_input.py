@@ -270,3 +270,9 @@ def test_a_redirect_error_names_the_host(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv("AIRFLOW_CONN_FLEETIO_DEFAULT", connection("fleetio", server.url, max_retries=0))
         with pytest.raises(VendorApiError, match=r"unexpected redirect to https://elsewhere.example/login"):
             get_orders_hook("fleetio_default").list_orders()
+
+
+def test_an_adobe_customer_id_longer_than_adobe_documents_is_refused() -> None:
+    eng = engine(AdobeVipMarketplace)
+    with pytest.raises(InvalidFilterError, match=r"customer_id is 41 characters long; .* at most 40"):
+        next(eng.get_order("1", {"customer_id": "9" * 41}))

@@ -39,6 +39,8 @@ from airflow_provider_orders.vendors.spec import VendorSpec
 
 PRODUCTION_IMS = "https://ims-na1.adobelogin.com"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations"
+#: "customerId ... Max: 40 characters" (VIP Marketplace reference, "Resources and fields").
+CUSTOMER_ID_MAX = 40
 #: Order types an order can have (a RETURN order cancels lines of a NEW or RENEWAL one) ...
 ORDER_TYPES = ("NEW", "TRANSFER", "RENEWAL", "RETURN")
 #: ... and those the order-history ``order-type`` parameter documents.
@@ -199,7 +201,9 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         params.append(("start-date", zulu(since) if since else self.settings.history_start_date.isoformat()))
         if until:
             params.append(("end-date", zulu(until)))
-        customer = path_segment(filters.customer_id, "customer_id", self.conn_type)
+        customer = path_segment(
+            filters.customer_id, "customer_id", self.conn_type, max_length=CUSTOMER_ID_MAX
+        )
         first = HttpRequest("GET", f"/v3/customers/{customer}/orders", params=tuple(params))
         # end-date may be inclusive at Adobe; the window check keeps created_until exclusive.
         window = (lambda o: in_window(o, since, until)) if since or until else None
@@ -215,7 +219,9 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         )
 
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
-        customer = path_segment(self.scope_value(scope, "customer_id"), "customer_id", self.conn_type)
+        customer = path_segment(
+            self.scope_value(scope, "customer_id"), "customer_id", self.conn_type, max_length=CUSTOMER_ID_MAX
+        )
         order = path_segment(order_id, "order_id", self.conn_type)
         return OrderLookup(request=HttpRequest("GET", f"/v3/customers/{customer}/orders/{order}"))
 

@@ -83,18 +83,24 @@ class Token:
         return f"Token(***, expires_in={self.expires_in})"
 
 
-def path_segment(value: object, what: str, vendor: str) -> str:
+def path_segment(value: object, what: str, vendor: str, *, max_length: int | None = None) -> str:
     """``value`` as exactly one URL path segment: an id is data, never a path or a query of its own.
 
     Percent-encodes every character that could end the segment or start a query (``/ ? # %`` and the
     rest, ``quote(value, safe="")``); refuses ``None``, empty, ``.`` and ``..``, which would name another
     resource of the vendor's API with the connection's credentials.
 
+    :param max_length: the longest value the vendor documents for it.
     :raises InvalidFilterError: naming ``what`` (``order_id``, ``customer_id``) and the vendor.
     """
     text = "" if value is None else str(value).strip()
     if value is None or text in ("", ".", ".."):
         raise InvalidFilterError(
             f"{what} {value!r} is not an id: pass the vendor's {what} as a non-empty string", vendor=vendor
+        )
+    if max_length is not None and len(text) > max_length:
+        raise InvalidFilterError(
+            f"{what} is {len(text)} characters long; the vendor's ids have at most {max_length}",
+            vendor=vendor,
         )
     return quote(text, safe="")
