@@ -17,6 +17,7 @@ import httpx
 from airflow_provider_orders.engine.failures import (
     CHUNK_BYTES,
     Body,
+    gzip_inflater,
     past_deadline,
     transport_failure,
 )
@@ -121,7 +122,16 @@ class AsyncTransport:
             timeout=httpx.Timeout(request.timeout),
         ) as response:
             body = Body(request, response.headers)  # the deadline is asyncio's, around the whole exchange
-            if body.failure is None:
+            encoding = (response.headers.get("content-encoding") or "").strip().lower()
+            if body.failure is None and encoding in ("gzip", "x-gzip"):
+                # httpx would inflate each network read whole (64 KB of gzip can be 64 MB): inflate here.
+                inflater = gzip_inflater()
+                async for raw in response.aiter_raw():
+                    if not body.add_gzip(raw, inflater):
+                        break
+                else:
+                    body.add(inflater.flush())
+            elif body.failure is None:
                 async for chunk in response.aiter_bytes(CHUNK_BYTES):
                     if not body.add(chunk):
                         break

@@ -9,7 +9,9 @@ same final error whichever driver met it.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Mapping
+from typing import Any
 
 from airflow_provider_orders.engine.protocol import PreparedRequest, TransportFailure
 
@@ -35,7 +37,8 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
         # RemoteProtocolError: the server closed the connection instead of answering, which requests
         # reports as a ConnectionError ("Connection aborted").
         return TransportFailure("connect", describe(exc))
-    if isinstance(exc, (requests.RequestException, httpx.RequestError, urllib3_errors.HTTPError)):
+    if isinstance(exc, (requests.RequestException, httpx.RequestError, urllib3_errors.HTTPError, zlib.error)):
+        # zlib.error: a gzip body that is not gzip, met where the async driver inflates it itself.
         # Broken chunks, bodies that fail to decode (gzip), other protocol errors.
         return TransportFailure("protocol", describe(exc))
     return None
@@ -91,8 +94,22 @@ class Body:
             self.chunks.append(chunk)
         return self.failure is None
 
+    def add_gzip(self, data: bytes, inflater: Any) -> bool:
+        """Inflate ``data`` (a piece of a gzip body) at most CHUNK_BYTES at a time, each piece through
+        :meth:`add`: a gzip bomb is stopped at the limit, never inflated whole."""
+        while data:
+            if not self.add(inflater.decompress(data, CHUNK_BYTES)):
+                return False
+            data = inflater.unconsumed_tail
+        return True
+
     def bytes(self) -> bytes:
         return b"".join(self.chunks)
+
+
+def gzip_inflater() -> Any:
+    """A decompressor for a gzip (or zlib) body, fed piece by piece."""
+    return zlib.decompressobj(47)
 
 
 def past_deadline(request: PreparedRequest) -> TransportFailure:
