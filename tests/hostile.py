@@ -94,6 +94,10 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def wrap(self, context: Any) -> None:
+        """Serve TLS with ``context`` (call before the first request)."""
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+
     def __enter__(self) -> HostileServer:
         self._thread.start()
         return self

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_orders.errors import VendorUnavailableError
+from airflow_provider_orders.errors import VendorApiError, VendorUnavailableError
 from airflow_provider_orders.hooks.resolve import get_orders_hook
 from airflow_provider_orders.sandbox import SandboxConfig
 from airflow_provider_orders.sandbox.adobe_vip import AdobeApp
@@ -227,3 +227,77 @@ def test_a_read_timeout_in_the_middle_of_a_body_is_a_timeout(monkeypatch: pytest
         )
         with pytest.raises(VendorUnavailableError, match=r"^\[fleetio\] timeout error on GET"):
             get_orders_hook("fleetio_default").list_orders()
+
+
+# -- configuration errors are not retried ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_tls_to_a_plain_http_port_fails_at_once_and_says_what_to_change(
+    mode: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with HostileServer(lambda seen: Answer.json({})) as server:
+        conn = json.loads(connection("fleetio", server.url, max_retries=5))
+        conn["host"] = server.url.replace("http://", "https://")
+        monkeypatch.setenv("AIRFLOW_CONN_FLEETIO_DEFAULT", json.dumps(conn))
+        hook = get_orders_hook("fleetio_default")
+
+        async def alist() -> Any:
+            return [o async for o in hook.aiter_orders()]
+
+        with (
+            caplog.at_level("WARNING", logger="airflow_provider_orders"),
+            pytest.raises(VendorApiError) as info,
+        ):
+            asyncio.run(alist()) if mode == "async" else hook.list_orders()
+    assert type(info.value) is VendorApiError and not info.value.retryable
+    assert f"TLS to {conn['host']} failed: the server does not speak TLS on that port" in str(info.value)
+    assert "write http:// in the host and set the extra allow_insecure_http=true" in str(info.value)
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]  # no retry was made
+
+
+def test_connection_form_widgets_without_flask_appbuilder_are_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_orders.hooks.fleetio import FleetioHook
+
+    monkeypatch.setitem(sys.modules, "flask_appbuilder.fieldwidgets", None)  # import raises ImportError
+    assert FleetioHook.get_connection_form_widgets() == {}
+
+
+def test_an_untrusted_certificate_fails_at_once_and_names_the_verify_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed vendor")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with HostileServer(lambda seen: Answer.json({"records": [], "next_cursor": None})) as server:
+        server.wrap(context)
+        conn = json.loads(connection("fleetio", server.url, max_retries=5))
+        conn["host"] = server.url.replace("http://", "https://")
+        monkeypatch.setenv("AIRFLOW_CONN_FLEETIO_DEFAULT", json.dumps(conn))
+        with pytest.raises(
+            VendorApiError, match=r"certificate is not trusted .*set the extra verify to the path"
+        ):
+            get_orders_hook("fleetio_default").list_orders()
+        # Trusting the CA that signed it is the fix the message names.
+        conn["extra"]["verify"] = str(tmp_path / "cert.pem")
+        monkeypatch.setenv("AIRFLOW_CONN_FLEETIO_DEFAULT", json.dumps(conn))
+        assert get_orders_hook("fleetio_default").list_orders() == []

@@ -162,6 +162,10 @@ class OrdersEngine:
                 yield Sleep(wait)
             reply = yield Send(prepared)
             if isinstance(reply, TransportFailure):
+                if reply.kind == "tls":
+                    raise VendorApiError(
+                        f"TLS to {_origin(prepared.url)} failed: {reply.message}", vendor=self.name
+                    )
                 if reply.kind == "too_large":
                     raise VendorApiError(
                         f"{request.method} {_path(prepared.url)}: {reply.message}; raise max_response_bytes on "

@@ -8,6 +8,7 @@ same final error whichever driver met it.
 
 from __future__ import annotations
 
+import ssl
 import time
 import zlib
 from collections.abc import Mapping
@@ -26,6 +27,9 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
     import urllib3.exceptions as urllib3_errors
     from urllib3.exceptions import ReadTimeoutError
 
+    tls = _tls_misconfiguration(exc)
+    if tls is not None:
+        return TransportFailure("tls", tls)
     if isinstance(exc, (requests.Timeout, httpx.TimeoutException, urllib3_errors.TimeoutError)):
         # urllib3's own errors reach here from the sync driver's body reads, which bypass requests.
         return TransportFailure("timeout", describe(exc))
@@ -42,6 +46,31 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
         # Broken chunks, bodies that fail to decode (gzip), other protocol errors.
         return TransportFailure("protocol", describe(exc))
     return None
+
+
+def _tls_misconfiguration(exc: BaseException) -> str | None:
+    """What to fix where the TLS handshake failed for a reason that trying again cannot cure: a server that
+    does not speak TLS on that port, or a certificate the connection does not trust. ``None`` otherwise
+    (a handshake cut short is retried like any dropped connection)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        err = todo.pop()
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return (f"the server's TLS certificate is not trusted ({err.verify_message}): set the extra verify to "
+                    "the path of the CA bundle that signed it")  # fmt: skip
+        if isinstance(err, ssl.SSLError) and err.reason in _NOT_TLS:
+            return ("the server does not speak TLS on that port: if it speaks plain http, write http:// in the "
+                    "host and set the extra allow_insecure_http=true")  # fmt: skip
+        todo.extend([err.__cause__, err.__context__, getattr(err, "reason", None), *err.args])
+    return None
+
+
+#: ssl's reasons for a handshake with a server that answered in plain text.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE"})
 
 
 def describe(exc: BaseException) -> str:

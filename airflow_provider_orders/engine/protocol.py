@@ -41,11 +41,12 @@ class TransportFailure:
 
     :param kind: ``timeout`` (no answer in time, or not all of it by the deadline), ``connect`` (refused,
         reset or closed before an answer), ``protocol`` (an answer that could not be read: a broken chunk, a
-        body that fails to decode) or ``too_large`` (a body past ``max_bytes``: never retried).
+        body that fails to decode), ``too_large`` (a body past ``max_bytes``) or ``tls`` (no TLS on that port, an
+        untrusted certificate); the last two are never retried.
     :param message: the exception's class and reason, without the URL's query.
     """
 
-    kind: Literal["timeout", "connect", "protocol", "too_large"]
+    kind: Literal["timeout", "connect", "protocol", "too_large", "tls"]
     message: str
 
 

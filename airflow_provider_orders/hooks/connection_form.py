@@ -44,9 +44,14 @@ def conn_fields(vendor_class: type[Vendor]) -> dict[str, Any]:
 
 
 def form_widgets(vendor_class: type[Vendor]) -> dict[str, Any]:
-    """WTForms widgets of ``vendor_class``'s extra fields (``get_connection_form_widgets``)."""
-    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-    from wtforms import BooleanField, IntegerField, PasswordField, StringField
+    """WTForms widgets of ``vendor_class``'s extra fields (``get_connection_form_widgets``); none where Flask
+    AppBuilder is not installed (Airflow 3's UI reads ``conn-fields`` instead)."""
+    try:
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+    except ImportError:
+        # A plain Airflow 3 install has no Flask AppBuilder: its UI builds the form from conn-fields.
+        return {}
 
     widgets: dict[str, Any] = {}
     for f in vendor_class.connection_fields:
