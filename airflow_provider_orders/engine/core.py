@@ -23,7 +23,6 @@ from airflow_provider_orders.engine.policy import (
 from airflow_provider_orders.engine.protocol import Flow, PreparedRequest, Send, Sleep, TransportFailure
 from airflow_provider_orders.errors import (
     AuthenticationError,
-    InvalidFilterError,
     OrderNotFoundError,
     OrdersError,
     RateLimitError,
@@ -33,7 +32,7 @@ from airflow_provider_orders.errors import (
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.filters import OrderFilters
-from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, checked_id
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +303,7 @@ class OrdersEngine:
         An id that is ``None``, empty, ``.`` or ``..`` raises :class:`InvalidFilterError` before any request;
         any other id reaches the vendor as data (one percent-encoded path segment, or a query value).
         """
-        if order_id is None or str(order_id).strip() in ("", ".", ".."):
-            raise InvalidFilterError(
-                f"order_id {order_id!r} is not an id: pass the vendor's order id as a non-empty string",
-                vendor=self.name,
-            )
-        order_id = str(order_id).strip()
+        order_id = checked_id(order_id, "order_id", self.name)
         self.vendor.check_scope(scope)
         lookup = self.vendor.order_lookup(order_id, scope)
         if lookup.request is not None:

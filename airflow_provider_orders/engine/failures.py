@@ -25,7 +25,6 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
     import httpx
     import requests
     import urllib3.exceptions as urllib3_errors
-    from urllib3.exceptions import ReadTimeoutError
 
     tls = _tls_misconfiguration(exc)
     if tls is not None:
@@ -33,7 +32,11 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
     if isinstance(exc, (requests.Timeout, httpx.TimeoutException, urllib3_errors.TimeoutError)):
         # urllib3's own errors reach here from the sync driver's body reads, which bypass requests.
         return TransportFailure("timeout", describe(exc))
-    if isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError):
+    if (
+        isinstance(exc, requests.ConnectionError)
+        and exc.args
+        and isinstance(exc.args[0], urllib3_errors.ReadTimeoutError)
+    ):
         # requests reports a read timeout in the middle of a body as a ConnectionError.
         return TransportFailure("timeout", describe(exc))
     if isinstance(exc, (requests.ConnectionError, httpx.NetworkError, httpx.RemoteProtocolError,
@@ -42,8 +45,8 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
         # reports as a ConnectionError ("Connection aborted").
         return TransportFailure("connect", describe(exc))
     if isinstance(exc, (requests.RequestException, httpx.RequestError, urllib3_errors.HTTPError, zlib.error)):
-        # zlib.error: a gzip body that is not gzip, met where the async driver inflates it itself.
-        # Broken chunks, bodies that fail to decode (gzip), other protocol errors.
+        # Broken chunks, bodies that fail to decode (zlib.error: where the async driver inflates gzip
+        # itself), other protocol errors.
         return TransportFailure("protocol", describe(exc))
     return None
 

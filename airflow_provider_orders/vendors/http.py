@@ -83,12 +83,9 @@ class Token:
         return f"Token(***, expires_in={self.expires_in})"
 
 
-def path_segment(value: object, what: str, vendor: str, *, max_length: int | None = None) -> str:
-    """``value`` as exactly one URL path segment: an id is data, never a path or a query of its own.
-
-    Percent-encodes every character that could end the segment or start a query (``/ ? # %`` and the
-    rest, ``quote(value, safe="")``); refuses ``None``, empty, ``.`` and ``..``, which would name another
-    resource of the vendor's API with the connection's credentials.
+def checked_id(value: object, what: str, vendor: str, *, max_length: int | None = None) -> str:
+    """``value`` as an id, stripped; refuses ``None``, empty, ``.`` and ``..``, which name no order and, in a
+    path, another resource of the vendor's API.
 
     :param max_length: the longest value the vendor documents for it.
     :raises InvalidFilterError: naming ``what`` (``order_id``, ``customer_id``) and the vendor.
@@ -103,4 +100,13 @@ def path_segment(value: object, what: str, vendor: str, *, max_length: int | Non
             f"{what} is {len(text)} characters long; the vendor's ids have at most {max_length}",
             vendor=vendor,
         )
-    return quote(text, safe="")
+    return text
+
+
+def path_segment(value: object, what: str, vendor: str, *, max_length: int | None = None) -> str:
+    """``value`` as exactly one URL path segment: an id is data, never a path or a query of its own.
+
+    Checked by :func:`checked_id`, then every character that could end the segment or start a query
+    (``/ ? # %`` and the rest) is percent-encoded (``quote(value, safe="")``).
+    """
+    return quote(checked_id(value, what, vendor, max_length=max_length), safe="")
