@@ -85,6 +85,19 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                'schema': {'type': ['number', 'null']},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
+                                       'rate_budget': {'label': 'Rate budget shared by',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'machine'},
+                                                       'description': 'machine (every process here, the '
+                                                                      'default), redis (every machine, '
+                                                                      'through the Redis connection below) '
+                                                                      'or process.'},
+                                       'redis_conn_id': {'label': 'Redis connection id',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'default': 'redis_default'},
+                                                         'description': 'The Airflow Redis connection that '
+                                                                        'holds the budget when it is '
+                                                                        'shared by redis.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -151,6 +164,19 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                'schema': {'type': ['number', 'null']},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
+                                       'rate_budget': {'label': 'Rate budget shared by',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'machine'},
+                                                       'description': 'machine (every process here, the '
+                                                                      'default), redis (every machine, '
+                                                                      'through the Redis connection below) '
+                                                                      'or process.'},
+                                       'redis_conn_id': {'label': 'Redis connection id',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'default': 'redis_default'},
+                                                         'description': 'The Airflow Redis connection that '
+                                                                        'holds the budget when it is '
+                                                                        'shared by redis.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -218,6 +244,19 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                'schema': {'type': ['number', 'null']},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
+                                       'rate_budget': {'label': 'Rate budget shared by',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'machine'},
+                                                       'description': 'machine (every process here, the '
+                                                                      'default), redis (every machine, '
+                                                                      'through the Redis connection below) '
+                                                                      'or process.'},
+                                       'redis_conn_id': {'label': 'Redis connection id',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'default': 'redis_default'},
+                                                         'description': 'The Airflow Redis connection that '
+                                                                        'holds the budget when it is '
+                                                                        'shared by redis.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -281,6 +320,19 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                'schema': {'type': ['number', 'null']},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
+                                       'rate_budget': {'label': 'Rate budget shared by',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'machine'},
+                                                       'description': 'machine (every process here, the '
+                                                                      'default), redis (every machine, '
+                                                                      'through the Redis connection below) '
+                                                                      'or process.'},
+                                       'redis_conn_id': {'label': 'Redis connection id',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'default': 'redis_default'},
+                                                         'description': 'The Airflow Redis connection that '
+                                                                        'holds the budget when it is '
+                                                                        'shared by redis.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -345,6 +397,19 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                'schema': {'type': ['number', 'null']},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
+                                       'rate_budget': {'label': 'Rate budget shared by',
+                                                       'schema': {'type': ['string', 'null'],
+                                                                  'default': 'machine'},
+                                                       'description': 'machine (every process here, the '
+                                                                      'default), redis (every machine, '
+                                                                      'through the Redis connection below) '
+                                                                      'or process.'},
+                                       'redis_conn_id': {'label': 'Redis connection id',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'default': 'redis_default'},
+                                                         'description': 'The Airflow Redis connection that '
+                                                                        'holds the budget when it is '
+                                                                        'shared by redis.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},

@@ -18,6 +18,7 @@ from airflow_provider_orders.engine.protocol import (
     Forked,
     Join,
     PreparedRequest,
+    Reserve,
     Send,
     Sleep,
     TransportFailure,
@@ -66,6 +67,8 @@ class Script:
                     reply = nxt(action.request) if callable(nxt) else nxt
                 elif isinstance(action, Sleep):
                     self.sleeps.append(action.seconds)
+                elif isinstance(action, Reserve):
+                    reply = action.budget.reserve()
                 elif isinstance(action, Emit):
                     emitted.extend(action.orders)
                 elif isinstance(action, Fork):

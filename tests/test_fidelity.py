@@ -276,15 +276,16 @@ def authentications(sandbox: Sandbox) -> int:
 
 
 def test_emnify_processes_on_one_machine_authenticate_once(sbx: Sandbox, tmp_path: Path) -> None:
-    cache = tmp_path / "tokens"
+    cache = tmp_path / "cache"
     assert (
         run_emnify_process(sbx, cache)
         == run_emnify_process(sbx, cache)
         == len(expected_id_list(sbx, "emnify"))
     )
     assert authentications(sbx) == 1
-    (token_file,) = cache.iterdir()
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    tokens = cache / "tokens"
+    (token_file,) = tokens.iterdir()
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o700
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert "sandbox-emnify-application-token" not in token_file.name + token_file.read_text()
 
@@ -308,7 +309,7 @@ def test_emnify_a_revoked_shared_token_is_replaced(sbx: Sandbox, tmp_path: Path)
 def test_emnify_ignores_a_token_file_other_users_can_read(sbx: Sandbox, tmp_path: Path) -> None:
     cache = tmp_path / "tokens"
     run_emnify_process(sbx, cache)
-    (token_file,) = cache.iterdir()
+    (token_file,) = (cache / "tokens").iterdir()
     token_file.chmod(0o644)
     run_emnify_process(sbx, cache)
     assert authentications(sbx) == 2

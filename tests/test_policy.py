@@ -2,10 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
-
 from airflow_provider_orders.engine.policy import (
-    RateLimiter,
     RetryPolicy,
     SeenIds,
     TokenCache,
@@ -34,19 +31,6 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     high = RetryPolicy(10, base=1.0, cap=8.0, rng=lambda: 1.0)
     assert [low.backoff(a) for a in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     assert [high.backoff(a) for a in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
-
-
-def test_rate_limiter_spaces_requests_evenly() -> None:
-    now = [100.0]
-    limiter = RateLimiter(60, clock=lambda: now[0])
-    waits = [limiter.reserve() for _ in range(4)]
-    interval = 60 / (60 * RateLimiter.HEADROOM)
-    assert waits == pytest.approx([0.0, interval, 2 * interval, 3 * interval])
-
-
-def test_rate_limiter_zero_means_off() -> None:
-    limiter = RateLimiter(0)
-    assert [limiter.reserve() for _ in range(100)] == [0.0] * 100
 
 
 def test_token_cache_renews_before_expiry() -> None:

@@ -29,6 +29,7 @@ from airflow_provider_orders.engine.protocol import (
     Join,
     PreparedRequest,
     Reply,
+    Reserve,
     Send,
     Sleep,
     TransportFailure,
@@ -169,6 +170,8 @@ class AsyncTransport:
                     reply = await self.send(action.request)
                 elif isinstance(action, Sleep):
                     await asyncio.sleep(action.seconds)
+                elif isinstance(action, Reserve):
+                    reply = await action.budget.areserve()
                 elif isinstance(action, Emit):
                     yield action.orders
                 elif isinstance(action, Fork):

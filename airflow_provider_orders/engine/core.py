@@ -13,14 +13,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from airflow_provider_orders.engine.budget import budget_for
 from airflow_provider_orders.engine.listing import find_order, read_record, run_listing
-from airflow_provider_orders.engine.policy import (
-    RetryPolicy,
-    default_token_directory,
-    limiter_for,
-    token_cache_for,
+from airflow_provider_orders.engine.policy import RetryPolicy, default_token_directory, token_cache_for
+from airflow_provider_orders.engine.protocol import (
+    Flow,
+    PreparedRequest,
+    Reserve,
+    Send,
+    Sleep,
+    TransportFailure,
 )
-from airflow_provider_orders.engine.protocol import Flow, PreparedRequest, Send, Sleep, TransportFailure
 from airflow_provider_orders.errors import (
     AuthenticationError,
     OrderNotFoundError,
@@ -73,16 +76,26 @@ class OrdersEngine:
 
     :param vendor: the vendor module's instance, holding the connection settings.
     :param retry_policy: backoff rules; by default from ``max_retries`` of the connection.
+    :param redis_options: where the request budget lives when the connection's ``rate_budget`` is
+        ``redis``: ``redis.Redis`` keywords (the hook reads them from the Airflow Redis connection).
     """
 
-    def __init__(self, vendor: Vendor, *, retry_policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        vendor: Vendor,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
         self.vendor = vendor
         self.settings = vendor.settings
         self.retry = retry_policy or RetryPolicy(self.settings.max_retries)
         key = self._credential_key()
         shared = default_token_directory() if vendor.shares_token_between_processes() else None
         self.tokens = token_cache_for(key, shared_directory=shared)
-        self.limiter = limiter_for(key, self.settings.rate_limit)
+        self.budget = budget_for(
+            key, self.settings.rate_limit, self.settings.rate_budget, redis_options=redis_options
+        )
         for secret in vendor.secrets():
             mask_secret(secret)
         for url in self.settings.insecure_urls():
@@ -156,9 +169,13 @@ class OrdersEngine:
                 token = yield from self._token()
                 headers.update(vendor.auth_headers(token))
             prepared = self._prepare(request, headers)
-            wait = self.limiter.reserve()
-            if wait > 0:
-                yield Sleep(wait)
+            if self.budget is not None:
+                while True:
+                    wait = yield Reserve(self.budget)
+                    assert isinstance(wait, float)
+                    if wait <= 0:
+                        break
+                    yield Sleep(wait)
             reply = yield Send(prepared)
             if isinstance(reply, TransportFailure):
                 if reply.kind == "tls":

@@ -1,4 +1,4 @@
-"""Retry backoff, client-side rate limiting, token caching and id de-duplication: pure, thread-safe."""
+"""Retry backoff, token caching and id de-duplication: pure, thread-safe (the rate limit: :mod:`.budget`)."""
 
 from __future__ import annotations
 
@@ -77,34 +77,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-class RateLimiter:
-    """Spaces requests evenly so that no window of a minute sees more than ``per_minute``.
-
-    ``reserve()`` books the next slot and returns how long to wait for it, so callers in threads or in
-    an event loop share one limiter and sleep their own way. 2% headroom absorbs scheduling jitter.
-
-    :param per_minute: requests per minute; 0 means no limit.
-    """
-
-    HEADROOM = 0.98
-
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.interval = 60.0 / (per_minute * self.HEADROOM) if per_minute > 0 else 0.0
-        self.clock = clock
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        if not self.interval:
-            return 0.0
-        with self._lock:
-            now = self.clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-            return slot - now
-
-
 class TokenFile:
     """One credential's token in a file, so that every process of this user on this machine reuses it.
 
@@ -178,13 +150,19 @@ def _private(info: os.stat_result) -> bool:
     return info.st_uid == owner and not info.st_mode & 0o077
 
 
-def default_token_directory() -> str:
-    """Where shared token files live: ``$AIRFLOW_PROVIDER_ORDERS_CACHE_DIR``, else the user's cache."""
+def default_cache_directory() -> str:
+    """``$AIRFLOW_PROVIDER_ORDERS_CACHE_DIR``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, + our name: where
+    the files every process of this user on this machine shares live (tokens, the request budget)."""
     explicit = os.environ.get("AIRFLOW_PROVIDER_ORDERS_CACHE_DIR")
     if explicit:
         return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "airflow-provider-orders", "tokens")
+    return os.path.join(base, "airflow-provider-orders")
+
+
+def default_token_directory() -> str:
+    """Where shared token files live: ``tokens`` in :func:`default_cache_directory`."""
+    return os.path.join(default_cache_directory(), "tokens")
 
 
 class TokenCache:
@@ -321,17 +299,7 @@ class SeenIds:
 
 
 _registry_lock = threading.Lock()
-_limiters: dict[tuple[str, ...], RateLimiter] = {}
 _tokens: dict[tuple[str, ...], TokenCache] = {}
-
-
-def limiter_for(key: tuple[str, ...], per_minute: float) -> RateLimiter:
-    """The process-wide limiter of one credential (shared by every hook and trigger using it)."""
-    with _registry_lock:
-        limiter = _limiters.get(key)
-        if limiter is None or limiter.per_minute != per_minute:
-            limiter = _limiters[key] = RateLimiter(per_minute)
-        return limiter
 
 
 def token_cache_for(key: tuple[str, ...], *, shared_directory: str | None = None) -> TokenCache:
@@ -348,7 +316,9 @@ def token_cache_for(key: tuple[str, ...], *, shared_directory: str | None = None
 
 
 def clear_registries() -> None:
-    """Forget every cached token and limiter (tests, and after credentials change)."""
+    """Forget every cached token and request budget (tests, and after credentials change)."""
+    from airflow_provider_orders.engine.budget import clear_budgets
+
     with _registry_lock:
-        _limiters.clear()
         _tokens.clear()
+    clear_budgets()

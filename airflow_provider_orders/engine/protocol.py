@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.http import HttpResponse
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.engine.budget import RequestBudget
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,6 +68,17 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class Reserve:
+    """Take a slot of the credential's request budget; the reply is the seconds to wait first (0: go).
+
+    A driver calls ``budget.reserve()`` (sync) or ``await budget.areserve()`` (event loop), so a budget in
+    Redis is asked without blocking the triggerer's loop.
+    """
+
+    budget: RequestBudget
+
+
+@dataclass(frozen=True)
 class Emit:
     """A page's worth of orders for the caller (listings only); the reply is ``None``."""
 
@@ -92,7 +106,7 @@ class Join:
     handle: Forked
 
 
-Action = Send | Sleep | Emit | Fork | Join
-Reply = HttpResponse | TransportFailure | Forked | None
+Action = Send | Sleep | Reserve | Emit | Fork | Join
+Reply = HttpResponse | TransportFailure | Forked | float | None
 T = TypeVar("T")
 Flow = Generator[Action, Reply, T]

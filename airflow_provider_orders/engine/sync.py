@@ -24,6 +24,7 @@ from airflow_provider_orders.engine.protocol import (
     Join,
     PreparedRequest,
     Reply,
+    Reserve,
     Send,
     Sleep,
     TransportFailure,
@@ -125,6 +126,8 @@ class SyncTransport:
                     reply = self.send(action.request)
                 elif isinstance(action, Sleep):
                     time.sleep(action.seconds)
+                elif isinstance(action, Reserve):
+                    reply = action.budget.reserve()
                 elif isinstance(action, Emit):
                     yield action.orders
                 elif isinstance(action, Fork):

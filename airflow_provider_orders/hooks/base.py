@@ -21,6 +21,43 @@ if TYPE_CHECKING:
     from airflow_provider_orders.vendors.filters import OrderFilters
 
 
+def redis_options(vendor: str, conn_id: str, redis_conn_id: str) -> dict[str, Any]:
+    """Airflow's Redis connection (host, port, login, password, extra ``db`` and ``ssl``, as the Redis
+    provider reads them) as ``redis.Redis`` keywords; a clear error when it or the client is missing."""
+    from airflow_provider_orders.errors import ConnectionConfigError
+
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r} shares its rate budget through Redis, but the redis client is not "
+            "installed: pip install 'airflow-provider-orders[redis]', or set rate_budget to machine",
+            vendor=vendor,
+        ) from None
+    try:
+        conn = BaseHook.get_connection(redis_conn_id)
+    except Exception as exc:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r} shares its rate budget through the Redis connection "
+            f"{redis_conn_id!r}, which Airflow cannot find ({type(exc).__name__}); create it (type redis) "
+            "or set rate_budget to machine",
+            vendor=vendor,
+        ) from None
+    extra = conn.extra_dejson or {}
+    options: dict[str, Any] = {"host": conn.host or "localhost", "port": int(conn.port or 6379)}
+    options["db"] = int(extra.get("db", 0) or 0)
+    if conn.login:
+        options["username"] = conn.login
+    if conn.password:
+        from airflow_provider_orders.engine.core import mask_secret
+
+        mask_secret(conn.password)
+        options["password"] = conn.password
+    if str(extra.get("ssl", "")).lower() in ("true", "1"):
+        options["ssl"] = True
+    return options
+
+
 class OrdersHook(BaseHook):
     """Lists and fetches one vendor's orders through an Airflow connection, sync or async.
 
@@ -72,7 +109,14 @@ class OrdersHook(BaseHook):
         with Airflow's masker)."""
         from airflow_provider_orders.engine.core import OrdersEngine
 
-        return OrdersEngine(self.vendor)
+        return OrdersEngine(self.vendor, redis_options=self._redis_options())
+
+    def _redis_options(self) -> dict[str, Any] | None:
+        """``redis.Redis`` keywords from the Redis connection of ``rate_budget=redis`` (else ``None``)."""
+        settings = self.vendor.settings
+        if settings.rate_budget != "redis":
+            return None
+        return redis_options(self.vendor_class.conn_type, self.conn_id, settings.redis_conn_id)
 
     def get_conn(self) -> OrdersEngine:
         """The engine bound to this connection (Airflow's ``get_conn`` convention)."""

@@ -26,6 +26,9 @@ class ConnectionSettings(BaseModel):
     :param allow_insecure_http: let ``http://`` URLs carry the credentials (a server on a private network,
         the sandbox); a warning is logged once per host.
     :param requests_per_minute: client-side limit per credential; 0 turns it off.
+    :param rate_budget: who shares that limit: ``machine`` (every process of this user on this machine,
+        through a file; the default), ``redis`` (every machine, through ``redis_conn_id``) or ``process``.
+    :param redis_conn_id: the Airflow Redis connection of ``rate_budget=redis``.
     :param max_retries: retries after the first attempt.
     :param max_pages: the page cap of one listing.
     :param concurrency: default pages in flight at once (see ``OrderFilters.concurrency``).
@@ -47,6 +50,8 @@ class ConnectionSettings(BaseModel):
     verify: bool | str = True
     allow_insecure_http: bool = False
     requests_per_minute: float | None = Field(default=None, ge=0, le=1_000_000)
+    rate_budget: Literal["machine", "redis", "process"] = "machine"
+    redis_conn_id: str = Field(default="redis_default", min_length=1)
     max_retries: int = Field(default=5, ge=0, le=20)
     max_pages: int = Field(default=100_000, ge=1)
     concurrency: int = Field(default=1, ge=1, le=32)
@@ -150,6 +155,21 @@ COMMON_FIELDS: tuple[ConnectionField, ...] = (
     ),
     ConnectionField(
         "requests_per_minute", "Requests per minute", "number", "Client-side rate limit; 0 turns it off."
+    ),
+    ConnectionField(
+        "rate_budget",
+        "Rate budget shared by",
+        "string",
+        "machine (every process here, the default), redis (every machine, through the Redis connection "
+        "below) or process.",
+        "machine",
+    ),
+    ConnectionField(
+        "redis_conn_id",
+        "Redis connection id",
+        "string",
+        "The Airflow Redis connection that holds the budget when it is shared by redis.",
+        "redis_default",
     ),
     ConnectionField("max_retries", "Max retries", "integer", "Retries after the first attempt.", 5),
     ConnectionField("max_pages", "Max pages", "integer", "Page cap of one listing.", 100_000),
