@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_orders.engine.budget import budget_for
-from airflow_provider_orders.engine.listing import find_order, read_record, run_listing
+from airflow_provider_orders.engine.listing import find_order, find_orders, read_record, run_listing
 from airflow_provider_orders.engine.policy import RetryPolicy, default_token_directory, token_cache_for
 from airflow_provider_orders.engine.protocol import (
     Flow,
@@ -341,6 +341,18 @@ class OrdersEngine:
             if found is not None:
                 return found
         raise OrderNotFoundError(f"no order {order_id!r} in scope {dict(scope)}", vendor=self.name)
+
+    def find_orders(
+        self, order_ids: Iterable[str | int], scope: Mapping[str, Any], *, max_pages: int | None = None
+    ) -> Flow[tuple[dict[str, Order], bool]]:
+        """Many orders of one scope from one listing of it (:meth:`Vendor.scope_listing`), for waits that
+        share a scope: see :func:`~airflow_provider_orders.engine.listing.find_orders`."""
+        wanted = {checked_id(order_id, "order_id", self.name) for order_id in order_ids}
+        self.vendor.check_scope(scope)
+        plan = self.vendor.scope_listing(scope)
+        return (
+            yield from find_orders(self, plan, wanted, max_pages=max_pages, label=f"orders of {dict(scope)}")
+        )
 
     def test_connection(self) -> Flow[str]:
         """Fetch a token (and make one cheap call where the vendor has one); returns a message."""

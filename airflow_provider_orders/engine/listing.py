@@ -290,16 +290,37 @@ def select(
 
 
 def find_order(engine: Caller, plan: ListingPlan, order_id: str) -> Flow[Order | None]:
-    """The order ``order_id`` in a listing, or ``None``.
+    """The order ``order_id`` in a listing, or ``None`` (see :func:`find_orders`)."""
+    found, _ = yield from find_orders(engine, plan, {order_id}, label=f"lookup of {order_id}")
+    return found.get(order_id)
 
-    Where records are order lines, every line of the order is gathered: they share the order's creation
-    time, so they are adjacent in a listing sorted by it, and the search ends at the first other record
-    after them (or at the end of the listing). No read-ahead: the listing usually ends at the first page
-    that holds the order.
+
+def find_orders(
+    engine: Caller,
+    plan: ListingPlan,
+    order_ids: set[str],
+    *,
+    max_pages: int | None = None,
+    label: str = "lookup",
+) -> Flow[tuple[dict[str, Order], bool]]:
+    """The orders ``order_ids`` in one listing, and whether the answer is complete.
+
+    Each order is the first record with its id; where records are order lines, every line of it: they
+    share the order's creation time, so they are adjacent in a listing sorted by it, and the order ends
+    at the first other record after them (or at the end of the listing). The listing stops as soon as
+    every order is found and complete. No read-ahead: it usually ends at the first page or two.
+
+    :param max_pages: read at most this many pages; an order then not found may still exist.
+    :returns: the orders found by id, and ``True`` when the listing was read to its end or every order
+        was found (an order missing then is not in the listing's scope).
     """
-    listing = run_listing(engine, plan, label=f"lookup of {order_id}", read_ahead=False)
+    listing = run_listing(engine, plan, label=label, read_ahead=False)
     vendor = engine.vendor
-    lines: list[Order] = []
+    lines: dict[str, list[Order]] = {}
+    missing = set(order_ids)
+    open_id: str | None = None  # the order whose lines the listing is in
+    pages = 0
+    complete = False
     reply: Reply = None
     try:
         while True:
@@ -308,17 +329,25 @@ def find_order(engine: Caller, plan: ListingPlan, order_id: str) -> Flow[Order |
                 reply = yield action
                 continue
             reply = None
+            pages += 1
             for order in action.orders:
-                if order.id == order_id:
-                    lines.append(order)
-                    if not vendor.lists_order_lines:
-                        break
-                elif lines:
+                oid = order.id
+                if oid in order_ids and (oid not in lines or oid == open_id):
+                    lines.setdefault(oid, []).append(order)
+                    missing.discard(oid)
+                    open_id = oid if vendor.lists_order_lines else None
+                elif open_id is not None and oid != open_id:
+                    open_id = None
+                if not missing and open_id is None:
+                    complete = True
                     break
-            else:
-                continue
-            listing.close()
-            break
+            if complete:
+                break
+            if max_pages is not None and pages >= max_pages:
+                if open_id is not None:  # its lines may go on in the next page: not known complete
+                    del lines[open_id]
+                break
+        listing.close()
     except StopIteration:
-        pass
-    return vendor.combine_lines(lines) if lines else None
+        complete = True
+    return {oid: vendor.combine_lines(found) for oid, found in lines.items()}, complete

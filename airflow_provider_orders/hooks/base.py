@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -210,6 +210,15 @@ class OrdersHook(BaseHook):
         """:meth:`get_order` on the event loop (shared ``httpx`` pool, no thread)."""
         engine = await self.aget_engine()
         return await self._async.run(engine.get_order(order_id, scope))
+
+    async def afind_orders(
+        self, order_ids: Iterable[str | int], *, max_pages: int | None = None, **scope: Any
+    ) -> tuple[dict[str, Order], bool]:
+        """Many orders of one scope from one listing of it: what the orders found are, by id, and whether
+        the listing was read far enough that an order not found is not in the scope (see
+        :meth:`OrdersEngine.find_orders`). Used by the triggerer to answer many waits with one listing."""
+        engine = await self.aget_engine()
+        return await self._async.run(engine.find_orders(order_ids, scope, max_pages=max_pages))
 
     async def aiter_orders(
         self, filters: Mapping[str, Any] | OrderFilters | None = None, **kwargs: Any

@@ -14,13 +14,16 @@ from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
 
 if TYPE_CHECKING:
-    from airflow_provider_orders.hooks.base import OrdersHook
     from airflow_provider_orders.models import Order
+    from airflow_provider_orders.triggers.polling import Subscription
 
 
 class OrderStateTrigger(BaseTrigger):
-    """Polls one order until it reaches a target or failure status, or until ``timeout_at``.
+    """Waits for one order to reach a target or failure status, or until ``timeout_at``.
 
+    Every trigger of a triggerer that waits on the same connection and scope shares one poll of that
+    scope (:mod:`airflow_provider_orders.triggers.polling`): 2,000 waits on one Crayon tenant cost one
+    listing per interval, not 2,000; the event each fires is the one its own poll would have given.
     It holds no state between polls beyond its arguments, so a triggerer restart loses nothing, and it
     serializes to plain JSON. It fires exactly one event, whose payload is a dict with ``status``:
 
@@ -35,7 +38,7 @@ class OrderStateTrigger(BaseTrigger):
     :param target_status: statuses that end the wait with success.
     :param failure_status: statuses that end the wait with failure.
     :param scope: the vendor's lookup scope, for example ``{"customer_id": ...}``.
-    :param poll_interval: seconds between polls.
+    :param poll_interval: seconds between polls (waits sharing a scope are polled at the shortest).
     :param timeout_at: a UNIX time after which the trigger gives up; ``None`` waits forever.
     :param fail_if_missing: fire ``error`` when the order does not exist instead of waiting for it.
     """
@@ -80,17 +83,18 @@ class OrderStateTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         base: dict[str, Any] = {"order_id": self.order_id, "conn_id": self.conn_id}
         last: dict[str, Any] | None = None
+        subscription: Subscription | None = None
         try:
-            # Imported here: the triggerer needs them, a DAG file that defers to this trigger does not.
-            from airflow_provider_orders.hooks.resolve import aget_orders_hook
+            # Imported here: the triggerer needs it, a DAG file that defers to this trigger does not.
+            from airflow_provider_orders.triggers.polling import subscribe
 
-            hook = await aget_orders_hook(self.conn_id)
-            vendor_class = hook.vendor_class
+            subscription = await subscribe(self.conn_id, self.scope, self.order_id, self.poll_interval)
+            vendor_class = subscription.vendor_class
             base["vendor"] = vendor_class.conn_type
             matcher = StatusMatcher.build(vendor_class, self.target_status, self.failure_status)
             while True:
                 try:
-                    order = await self._poll(hook)
+                    order = await self._poll(subscription)
                 except asyncio.TimeoutError:
                     yield self._timeout(base, last)
                     return
@@ -111,29 +115,26 @@ class OrderStateTrigger(BaseTrigger):
                         yield TriggerEvent({**base, "status": "failure", "order": last,
                                             "message": failure_message(order, vendor_class)})  # fmt: skip
                         return
-                    self.log.info("%s order %s is %s (%s); next check in %.0fs", vendor_class.display_name,
+                    self.log.info("%s order %s is %s (%s); next check in %gs", vendor_class.display_name,
                                   self.order_id, order.status.value, order.vendor_status, self.poll_interval)  # fmt: skip
-                wait = self.poll_interval
-                if self.timeout_at is not None:
-                    remaining = self.timeout_at - time.time()
-                    if remaining <= 0:
-                        yield self._timeout(base, last)
-                        return
-                    wait = min(wait, remaining)
-                await asyncio.sleep(wait)
+                if self.timeout_at is not None and self.timeout_at <= time.time():
+                    yield self._timeout(base, last)
+                    return
         except OrdersError as exc:
             yield TriggerEvent({**base, **event_from_error(exc)})
         except Exception as exc:  # a missing connection, say: report it instead of dying silently
             self.log.exception("order %s: unexpected error while waiting", self.order_id)
             yield TriggerEvent({**base, "status": "error", "message": f"{type(exc).__name__}: {exc}",
                                 "error_type": type(exc).__name__, "http_status": None, "code": None})  # fmt: skip
+        finally:
+            if subscription is not None:
+                subscription.close()
 
-    async def _poll(self, hook: OrdersHook) -> Order:
-        """One check of the order, given up at ``timeout_at`` even in the middle of a request."""
-        check = hook.aget_order(self.order_id, **self.scope)
+    async def _poll(self, subscription: Subscription) -> Order:
+        """The order at the next poll of its scope, given up at ``timeout_at`` even in the middle of one."""
         if self.timeout_at is None:
-            return await check
-        return await asyncio.wait_for(check, max(0.0, self.timeout_at - time.time()))
+            return await subscription.next()
+        return await asyncio.wait_for(subscription.next(), max(0.0, self.timeout_at - time.time()))
 
     def _timeout(self, base: dict[str, Any], last: dict[str, Any] | None) -> TriggerEvent:
         message = f"order {self.order_id} did not reach {self.target_status} in time"

@@ -50,6 +50,9 @@ class Vendor(ABC):
     #: ``Order.id``: de-duplication keys on :meth:`line_key` so no distinct line is dropped, and
     #: ``get_order`` gathers the lines of the order and :meth:`combine_lines` makes them one order.
     lists_order_lines: ClassVar[bool] = False
+    #: Whether :meth:`order_lookup` is one request (a single-order endpoint) rather than a listing: a
+    #: few waits on a scope are then answered by single lookups, many by one listing of the scope.
+    has_order_endpoint: ClassVar[bool] = True
     #: Fields of a record holding the vendor's error text for a failed order (the first set wins).
     error_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -201,6 +204,11 @@ class Vendor(ABC):
     @abstractmethod
     def order_lookup(self, order_id: str, scope: Mapping[str, Any]) -> OrderLookup:
         """How to fetch one order."""
+
+    def scope_listing(self, scope: Mapping[str, Any]) -> ListingPlan:
+        """A listing of every order in ``scope``, in which waits on that scope find their orders at once
+        (one listing answers many waits). By default the listing whose filters are the scope."""
+        return self.plan_listing(self.parse_filters(dict(scope)))
 
     def shares_token_between_processes(self) -> bool:
         """Whether the access token is kept where every process of the user on this machine finds it

@@ -68,6 +68,7 @@ class Crayon(Vendor):
     default_host = "https://api.crayon.com"
     filters_model = CrayonFilters
     settings_model = CrayonSettings
+    has_order_endpoint = False
     STATUS_MAP = {
         "Processing": OrderStatus.PROCESSING,
         "Succeeded": OrderStatus.COMPLETED,

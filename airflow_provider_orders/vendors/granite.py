@@ -88,6 +88,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     default_host = ""
     filters_model = GraniteFilters
     settings_model = GraniteSettings
+    has_order_endpoint = False
     STATUS_MAP = {
         "draft": OrderStatus.DRAFT,
         "submitted": OrderStatus.PENDING,
