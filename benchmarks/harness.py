@@ -31,7 +31,7 @@ class Sample:
         return statistics.median(self.values)
 
     def fmt(self, value: float) -> str:
-        if self.unit in ("orders/s", "req/min"):
+        if self.unit in ("orders/s", "req/min", "requests"):
             return f"{value:,.0f}"
         if self.unit == "MB":
             return f"{value:,.1f}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,19 @@ class Size:
     rate_seconds: float = 30.0
     triggers: int = 1_000
     trigger_seconds: float = 12.0
+    wait_scopes: int = 100
+    waits_per_scope: int = 50
+    wait_seconds: float = 30.0
+    wait_poll: float = 10.0
+    budget_seconds: float = 60.0
     import_repeats: int = 7
 
 
 FULL = Size()
 TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
-            import_repeats=1)  # fmt: skip
+            import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
+            budget_seconds=3.0)  # fmt: skip
 
 TENANT = 1001
 
@@ -239,6 +246,119 @@ def triggerer(size: Size) -> list[Row]:
     return rows
 
 
+def waits(size: Size) -> list[Row]:
+    """Waits on one triggerer, spread over Crayon tenants and Adobe customers, 20 ms sandbox latency."""
+    rows: list[Row] = []
+    count = 2 * size.wait_scopes * size.waits_per_scope
+    title = (f"waits: {count:,} on one triggerer, {size.wait_scopes} Crayon tenants + {size.wait_scopes} Adobe "
+             f"customers, 20 ms latency, poll every {size.wait_poll:g} s")  # fmt: skip
+    with SandboxProcess("--orders", "200", "--live", str(size.waits_per_scope), "--live-delay", "3600",
+                        "--latency-ms", "20", "--request-log", str(count * 6)) as sb:  # fmt: skip
+        results = {
+            mode: probe(
+                "waits_probe",
+                "--url",
+                sb.url,
+                "--mode",
+                mode,
+                "--scopes",
+                str(size.wait_scopes),
+                "--per-scope",
+                str(size.waits_per_scope),
+                "--seconds",
+                str(size.wait_seconds),
+                "--poll",
+                str(size.wait_poll),
+            )
+            for mode in ("alone", "triggers")
+        }
+    for mode, label in (
+        ("alone", "one poll per wait (before)"),
+        ("triggers", "provider, one poll per scope"),
+    ):
+        r = results[mode]
+        assert r["waits"] == count and r["events"] == ["timeout"], r
+        note = (f"threads {r['threads_before']} -> {r['threads_peak']}, peak RSS {r['peak_rss_mb']:.0f} MB, "
+                f"round wall time {statistics.median(r['round_seconds']):.2f} s")  # fmt: skip
+        sample = Sample(
+            f"{label}: requests per round", [float(v) for v in r["per_round"]], unit="requests", note=note
+        )
+        if mode == "triggers":
+            scopes = 2 * size.wait_scopes
+            ok = (max(r["per_round"]) <= 2 * scopes and max(r["round_seconds"]) < 5 and r["peak_rss_mb"] < 400
+                  and r["threads_peak"] - r["threads_before"] <= 2)  # fmt: skip
+            ratio = f"{statistics.median(results['alone']['per_round']) / statistics.median(r['per_round']):.0f}x fewer"
+            rows.append(Row(title, sample, ratio, f"~{scopes} + pages, round < 5 s, < 400 MB, threads flat",
+                            _verdict(ok)))  # fmt: skip
+        else:
+            rows.append(Row(title, sample))
+    return rows
+
+
+def shared_budget(size: Size) -> list[Row]:
+    """4 sync workers and 1 async poller list Granite at once, each process with the same credential."""
+    import subprocess
+    import sys
+
+    from airflow_provider_orders.sandbox import sandbox_connections
+    from benchmarks.redis_server import RedisServer
+
+    rows: list[Row] = []
+    window = min(60.0, size.budget_seconds)
+    limit = round(600 * window / 60)
+    title = f"shared budget: 4 workers + 1 async poller, Granite at 600 req/min, {size.budget_seconds:.0f} s"
+    with RedisServer() as redis, SandboxProcess("--orders", "1000000", "--granite-rpm", str(limit),
+                                                "--granite-window", str(window), "--request-log", "20000") as sb:  # fmt: skip
+        for store in ("redis", "machine", "process"):
+            sb.control("/reset", {})
+            conn = sandbox_connections(sb.url)["granite_access_express_default"]
+            conn["extra"] = {**conn["extra"], "requests_per_minute": 600, "max_retries": 20, "rate_budget": store,
+                             "redis_conn_id": "bench_redis"}  # fmt: skip
+            env = {**os.environ, "AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT": json.dumps(conn),
+                   "AIRFLOW_CONN_BENCH_REDIS": redis.url,
+                   "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": tempfile.mkdtemp(prefix="orders-bench-cache-")}  # fmt: skip
+            start_at = time.time() + 10
+            workers = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.budget_probe",
+                        "--mode",
+                        mode,
+                        "--start-at",
+                        str(start_at),
+                        "--seconds",
+                        str(size.budget_seconds),
+                    ],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for mode in ("sync", "sync", "sync", "sync", "async")
+            ]
+            for worker in workers:
+                _out, err = worker.communicate(timeout=600)
+                if worker.returncode != 0:
+                    raise RuntimeError(f"budget worker failed:\n{err[-3000:]}")
+            log = [r for r in sb.control("/requests") if r["path"].endswith("/ordersAccessExpress")]
+            answered = sorted(r["time"] for r in log if r.get("status") == 200)
+            limited = sum(r.get("status") == 429 for r in log)
+            # The rate over the span the answers arrived in (the workers stop at about the same time).
+            per_minute = (len(answered) - 1) / (answered[-1] - answered[0]) * 60
+            label = {"redis": "provider, rate_budget=redis", "machine": "provider, rate_budget=machine (default)",
+                     "process": "a budget per process (before)"}[store]  # fmt: skip
+            sample = Sample(label, [per_minute], unit="req/min", note=f"{limited} x 429")
+            if store == "process":
+                rows.append(Row(title, sample, f"{per_minute / 600:.1%} of limit"))
+            else:
+                met = per_minute >= 0.95 * 600 and limited == 0
+                rows.append(Row(title, sample, f"{per_minute / 600:.1%} of limit", ">= 95%, zero 429s",
+                                _verdict(met)))  # fmt: skip
+    return rows
+
+
 def parse_cost(size: Size) -> list[Row]:
     rows: list[Row] = []
     title = "parse cost: import operators + sensors on top of airflow.sdk"
@@ -268,5 +388,7 @@ SCENARIOS = {
     "memory": memory,
     "rate-limit": rate_limit,
     "triggerer": triggerer,
+    "waits": waits,
+    "shared-budget": shared_budget,
     "parse": parse_cost,
 }

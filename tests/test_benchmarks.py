@@ -25,8 +25,18 @@ def test_every_scenario_runs_at_tiny_size(tmp_path: Path) -> None:
     text = report.read_text()
     for scenario in ("throughput: 2,000 Crayon orders", "throughput: 2,000 Fleetio orders", "latency-bound: crayon",
                      "latency-bound: adobe_vip_marketplace", "latency-bound: emnify", "memory: stream",
-                     "rate limit: Granite", "triggerer: OrderStateTriggers", "parse cost: import"):  # fmt: skip
+                     "rate limit: Granite", "triggerer: OrderStateTriggers", "parse cost: import",
+                     "waits: 20 on one triggerer", "shared budget: 4 workers + 1 async poller"):  # fmt: skip
         assert scenario in text, scenario
-    for competitor in ("| raw |", "| http-provider |", "| dlt |", "| provider |"):
+    for competitor in (
+        "| raw |",
+        "| http-provider |",
+        "| dlt |",
+        "| provider |",
+        "one poll per wait (before)",
+        "provider, rate_budget=redis",
+        "rate_budget=machine (default)",
+        "a budget per process",
+    ):
         assert competitor in text, competitor
     assert "CPU:" in text and "python -m benchmarks --tiny" in text
