@@ -1,7 +1,8 @@
 """Many OrderStateTriggers in one event loop, in a fresh process.
 
-Prints {"triggers", "round_seconds": [...], "threads_before", "threads_peak", "peak_rss_mb", "events"}: a
-round is the time from the first to the last trigger's k-th poll, read off the sandbox's request log.
+Prints {"triggers", "round_seconds": [...], "per_round": [...], "threads_before", "threads_peak", "peak_rss_mb",
+"events"}: the triggers wait on one emnify account, so they share one poller; a round is one burst of
+requests in the sandbox's log (first to last), ``per_round`` how many requests it made.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import threading
 import time
 import urllib.request
-from collections import defaultdict
 
 from benchmarks.memory_probe import peak_rss_mb
 
@@ -52,18 +52,14 @@ def main() -> None:
     statuses = asyncio.run(run(args.count, args.seconds, args.poll, sampled))
     with urllib.request.urlopen(f"{args.url}/_sandbox/requests", timeout=30) as response:
         log = json.loads(response.read())
-    polls: dict[str, list[float]] = defaultdict(list)
-    for request in log:
-        if request["vendor"] == "emnify" and "/shop/order/" in request["path"]:
-            polls[request["path"]].append(request["time"])
-    rounds = []
-    for k in range(min(len(v) for v in polls.values())):
-        times = [sorted(v)[k] for v in polls.values()]
-        rounds.append(max(times) - min(times))
+    from benchmarks.waits_probe import rounds
+
+    emnify = [r for r in log if r["vendor"] == "emnify" and "/shop/order" in r["path"]]
+    groups = rounds(emnify, args.poll / 2)
     print(json.dumps({
-        "triggers": args.count, "round_seconds": rounds, "threads_before": before, "threads_peak": max(sampled),
-        "peak_rss_mb": peak_rss_mb(),
-        "events": sorted(set(statuses)), "polled": len(polls),
+        "triggers": args.count, "round_seconds": [g[-1] - g[0] for g in groups],
+        "per_round": [len(g) for g in groups], "threads_before": before, "threads_peak": max(sampled),
+        "peak_rss_mb": peak_rss_mb(), "events": sorted(set(statuses)),
     }))  # fmt: skip
 
 
