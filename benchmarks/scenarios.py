@@ -339,10 +339,12 @@ def shared_budget(size: Size) -> list[Row]:
                 )
                 for mode in ("sync", "sync", "sync", "sync", "async")
             ]
+            failed = 0
             for worker in workers:
-                _out, err = worker.communicate(timeout=600)
+                out, err = worker.communicate(timeout=600)
                 if worker.returncode != 0:
-                    raise RuntimeError(f"budget worker failed:\n{err[-3000:]}")
+                    raise RuntimeError(f"budget worker crashed:\n{err[-3000:]}")
+                failed += json.loads(out.strip().splitlines()[-1])["failed"] is not None
             log = [r for r in sb.control("/requests") if r["path"].endswith("/ordersAccessExpress")]
             answered = sorted(r["time"] for r in log if r.get("status") == 200)
             limited = sum(r.get("status") == 429 for r in log)
@@ -350,11 +352,12 @@ def shared_budget(size: Size) -> list[Row]:
             per_minute = (len(answered) - 1) / (answered[-1] - answered[0]) * 60
             label = {"redis": "provider, rate_budget=redis", "machine": "provider, rate_budget=machine (default)",
                      "process": "a budget per process (before)"}[store]  # fmt: skip
-            sample = Sample(label, [per_minute], unit="req/min", note=f"{limited} x 429")
+            sample = Sample(label, [per_minute], unit="req/min",
+                            note=f"{limited} x 429, {failed} of 5 workers failed on 429s")  # fmt: skip
             if store == "process":
                 rows.append(Row(title, sample, f"{per_minute / 600:.1%} of limit"))
             else:
-                met = per_minute >= 0.95 * 600 and limited == 0
+                met = per_minute >= 0.95 * 600 and limited == 0 and failed == 0
                 rows.append(Row(title, sample, f"{per_minute / 600:.1%} of limit", ">= 95%, zero 429s",
                                 _verdict(met)))  # fmt: skip
     return rows

@@ -227,12 +227,14 @@ def test_every_wait_cancelled_stops_the_poller(sbx: Sandbox) -> None:
         await asyncio.sleep(0.6)
         (poller,) = pollers()
         assert poller.rounds >= 2
+        polling = poller._task
+        assert polling is not None
         for task in tasks:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        assert pollers() == [] and poller._task is not None
-        await asyncio.wait([poller._task], timeout=5)
-        assert poller._task.cancelled()
+        assert pollers() == []
+        await asyncio.wait([polling], timeout=5)
+        assert polling.cancelled()
         return results
 
     results = asyncio.run(main())

@@ -126,6 +126,7 @@ class ScopePoller:
                 del pollers[self.key]
             if self._task is not None and self._task is not asyncio.current_task():
                 self._task.cancel()
+                self._task = None  # a wait joining this poller now (it was resolving) starts a new one
 
     def wake(self) -> None:
         self._wake.set()
