@@ -27,6 +27,7 @@ for _folder in (EXAMPLE_DAGS, str(Path(__file__).resolve().parent / "dags")):
             shutil.copy(os.path.join(_folder, _name), DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 
+from airflow_provider_orders.engine.budget import clear_budgets  # noqa: E402
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402
 from airflow_provider_orders.sandbox import SandboxProcess as BaseSandboxProcess  # noqa: E402
@@ -62,8 +63,10 @@ needs_dag_test = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def _fresh_registries() -> Iterator[None]:
     clear_registries()
+    clear_budgets()
     yield
     clear_registries()
+    clear_budgets()
 
 
 @pytest.fixture(scope="session")

@@ -137,10 +137,14 @@ class FallbackBudget:
     def __repr__(self) -> str:
         return f"FallbackBudget({self.chain!r})"
 
-    def _usable(self, index: int) -> bool:
-        return index == len(self.chain) - 1 or self._down_until.get(index, 0.0) <= self.clock()
+    def _usable(self) -> list[int]:
+        last = len(self.chain) - 1
+        now = self.clock()
+        return [i for i in range(last) if self._down_until.get(i, 0.0) <= now] + [last]
 
-    def _failed(self, index: int, exc: BaseException) -> None:
+    def _failed(self, index: int, exc: Exception) -> None:
+        if index == len(self.chain) - 1:
+            raise exc  # nothing further down the line: the process's own memory does not fail this way
         self._down_until[index] = self.clock() + RETRY_SECONDS
         if index not in self._warned:
             self._warned.add(index)
@@ -151,39 +155,26 @@ class FallbackBudget:
                 self.chain[index + 1].describe, RETRY_SECONDS,
             )  # fmt: skip
 
-    def _recovered(self, index: int) -> None:
+    def _answered(self, index: int, wait: float) -> float:
         if self._down_until.pop(index, None) is not None:
             log.info("the shared request budget in %s answers again", self.chain[index].describe)
+        return wait
 
     def reserve(self) -> float:
-        for index, budget in enumerate(self.chain):
-            if not self._usable(index):
-                continue
-            if index == len(self.chain) - 1:
-                return budget.reserve()
+        for index in self._usable():
             try:
-                wait = budget.reserve()
+                return self._answered(index, self.chain[index].reserve())
             except Exception as exc:
                 self._failed(index, exc)
-                continue
-            self._recovered(index)
-            return wait
-        raise AssertionError("unreachable: the last budget is always usable")
+        raise AssertionError("unreachable: the last budget answers or raises")
 
     async def areserve(self) -> float:
-        for index, budget in enumerate(self.chain):
-            if not self._usable(index):
-                continue
-            if index == len(self.chain) - 1:
-                return await budget.areserve()
+        for index in self._usable():
             try:
-                wait = await budget.areserve()
+                return self._answered(index, await self.chain[index].areserve())
             except Exception as exc:
                 self._failed(index, exc)
-                continue
-            self._recovered(index)
-            return wait
-        raise AssertionError("unreachable: the last budget is always usable")
+        raise AssertionError("unreachable: the last budget answers or raises")
 
 
 class SQLiteStateStore(StateStore):

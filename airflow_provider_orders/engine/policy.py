@@ -316,9 +316,6 @@ def token_cache_for(key: tuple[str, ...], *, shared_directory: str | None = None
 
 
 def clear_registries() -> None:
-    """Forget every cached token and request budget (tests, and after credentials change)."""
-    from airflow_provider_orders.engine.budget import clear_budgets
-
+    """Forget every cached token (tests, and after credentials change; budgets: ``budget.clear_budgets``)."""
     with _registry_lock:
         _tokens.clear()
-    clear_budgets()
