@@ -104,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         result = out / "place_and_wait" / "result.json"
         if result.exists():
             summary = json.loads(result.read_text())
-            polls = [r for r in seen["orders_place_and_wait"] if r["vendor"] == "crayon"
-                     and ("search", summary["order_id"]) in r["query"]]  # fmt: skip
-            agents = Counter(r["headers"].get("user-agent", "?").split("/")[0] for r in polls)
+            # The sensor looks the order up (a search for its id, with requests); deferred, the trigger's
+            # poller lists the tenant once per round (httpx), for every wait on that tenant at once.
+            api = [
+                r
+                for r in seen["orders_place_and_wait"]
+                if r["vendor"] == "crayon" and "token" not in r["path"]
+            ]
+            agents = Counter(r["headers"].get("user-agent", "?").split("/")[0] for r in api)
             print(f"Crayon order {summary['order_id']} ({summary['product']}): {summary['vendor_status']} "
                   f"-> {summary['status']}")  # fmt: skip
             print(f"checked {agents.get('python-requests', 0)} time(s) by the sensor, then deferred: "
-                  f"{agents.get('python-httpx', 0)} polls by the trigger until it completed")  # fmt: skip
+                  f"{agents.get('python-httpx', 0)} polls of the tenant by the trigger until it completed")  # fmt: skip
         else:
             print("the place-and-wait DAG wrote no result; see its log above")
         return 1 if failed else 0
