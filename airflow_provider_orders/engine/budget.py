@@ -24,7 +24,6 @@ store interface small enough that the SQLite store below is storage only, not ra
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import sqlite3
@@ -32,17 +31,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pyrate_limiter import GCRA, Decision, InMemoryStateStore, Rate, StateStore
 from pyrate_limiter.abstracts.algorithm import StateAlgorithm
 
-from airflow_provider_orders.engine.policy import default_cache_directory
+from airflow_provider_orders.engine.policy import credential_digest, default_cache_directory
 
 log = logging.getLogger(__name__)
-
-Store = Literal["process", "machine", "redis"]
-STORES: tuple[str, ...] = ("process", "machine", "redis")
 
 #: The share of the vendor's limit the budget spends: scheduling jitter and clock skew live in the rest.
 HEADROOM = 0.98
@@ -243,8 +239,7 @@ class SQLiteStateStore(StateStore):
 
 def budget_key(credential: tuple[str, ...]) -> str:
     """The store key of one credential: the vendor in clear, the rest one-way hashed."""
-    digest = hashlib.sha256("\0".join(credential).encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:{credential[0]}:{digest}"
+    return f"{KEY_PREFIX}:{credential[0]}:{credential_digest(credential, 32)}"
 
 
 def machine_budget(key: str, per_minute: float, directory: str | None = None) -> StoreBudget:
@@ -254,7 +249,7 @@ def machine_budget(key: str, per_minute: float, directory: str | None = None) ->
     return StoreBudget("machine", SQLiteStateStore(path, key), per_minute, describe=f"the file {path}")
 
 
-def process_budget(key: str, per_minute: float) -> StoreBudget:
+def process_budget(per_minute: float) -> StoreBudget:
     return StoreBudget("process", InMemoryStateStore(), per_minute, describe="this process's memory")
 
 
@@ -327,7 +322,7 @@ def _build(key: str, per_minute: float, store: str, redis_options: dict[str, Any
         except OSError as exc:
             log.warning("no shared request budget on this machine (%s: %s); each process keeps its own",
                         type(exc).__name__, exc)  # fmt: skip
-    chain.append(process_budget(key, per_minute))
+    chain.append(process_budget(per_minute))
     return chain[0] if len(chain) == 1 else FallbackBudget(chain)
 
 

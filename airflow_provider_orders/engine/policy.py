@@ -77,6 +77,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
+def credential_digest(key: tuple[str, ...], length: int) -> str:
+    """A one-way name for a credential key (vendor, host, a hash of the secrets): file names, store keys."""
+    return hashlib.sha256("\0".join(key).encode()).hexdigest()[:length]
+
+
 class TokenFile:
     """One credential's token in a file, so that every process of this user on this machine reuses it.
 
@@ -93,7 +98,7 @@ class TokenFile:
 
     def __init__(self, directory: str, key: tuple[str, ...]) -> None:
         self.directory = directory
-        name = hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+        name = credential_digest(key, 40)
         self.path = os.path.join(directory, f"{name}.json")
 
     def __repr__(self) -> str:

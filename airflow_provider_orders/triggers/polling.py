@@ -148,7 +148,8 @@ class ScopePoller:
             except Exception as exc:  # a defect here must not leave every wait hanging: they report it
                 log.exception("%s %s: the poll round failed", self.conn_id, self.scope)
                 for subscription in self.subscriptions:
-                    if subscription.future is not None and not subscription.future.done():
+                    if subscription.waiting:
+                        assert subscription.future is not None
                         subscription.future.set_exception(exc)
 
     async def _round(self) -> None:
@@ -170,9 +171,10 @@ class ScopePoller:
                   "one listing" if by_listing else "lookups")  # fmt: skip
         answered = loop.time()
         for subscription in batch:
-            future = subscription.future
-            if future is None or future.done():
+            if not subscription.waiting:
                 continue  # left, or timed out, while the round ran
+            future = subscription.future
+            assert future is not None
             subscription.due = answered + subscription.interval
             outcome = outcomes[subscription.order_id]
             if isinstance(outcome, BaseException):
