@@ -76,3 +76,38 @@ def test_a_lasting_fault_ends_in_the_same_retryable_error_from_both_drivers(
         f"{kind} error on GET /fleetio/api/v1/purchase_orders/{order_id} after 2 attempts",
     )
     assert errors == {"sync": expected, "async": expected}
+
+
+class TestWaitWithin:
+    """The async deadline keeps the caller's cancellation (``asyncio.wait_for`` before 3.12 may drop it)."""
+
+    def test_a_cancellation_arriving_with_the_result_is_kept(self) -> None:
+        from airflow_provider_orders.engine.deadlines import wait_within
+
+        async def main() -> asyncio.Task[Any]:
+            result: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            waiter = asyncio.ensure_future(wait_within(result, 10))
+            await asyncio.sleep(0)  # the waiter is waiting
+            result.set_result(1)
+            waiter.cancel()  # same loop turn: Python 3.11's wait_for returns 1 here
+            await asyncio.wait({waiter})
+            return waiter
+
+        assert asyncio.run(main()).cancelled()
+
+    def test_result_exception_and_timeout(self) -> None:
+        from airflow_provider_orders.engine.deadlines import wait_within
+
+        async def fails() -> None:
+            raise ValueError("vendor said no")
+
+        async def main() -> None:
+            assert await wait_within(asyncio.sleep(0, "ok"), 1) == "ok"
+            with pytest.raises(ValueError, match="vendor said no"):
+                await wait_within(fails(), 1)
+            slow = asyncio.ensure_future(asyncio.sleep(5))
+            with pytest.raises(asyncio.TimeoutError):
+                await wait_within(slow, 0.05)
+            assert slow.cancelled()
+
+        asyncio.run(main())

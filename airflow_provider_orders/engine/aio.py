@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from airflow_provider_orders.engine.deadlines import wait_within
 from airflow_provider_orders.engine.failures import (
     CHUNK_BYTES,
     Body,
@@ -102,7 +103,7 @@ class AsyncTransport:
             async with gate():
                 # The deadline starts once the request leaves this loop's queue.
                 try:
-                    return await asyncio.wait_for(self._exchange(request), request.deadline)
+                    return await wait_within(self._exchange(request), request.deadline)
                 except asyncio.TimeoutError:
                     return past_deadline(request)
         except Exception as exc:

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from pyrate_limiter import GCRA, Decision, InMemoryStateStore, Rate, StateStore
 from pyrate_limiter.abstracts.algorithm import StateAlgorithm
 
+from airflow_provider_orders.engine.deadlines import wait_within
 from airflow_provider_orders.engine.policy import credential_digest, default_cache_directory
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class StoreBudget:
         if self._async_store is None:
             return self.reserve()
         pending = self._async_store().check(self.algorithm, self.rates, _now_ms(), 1)
-        decision = await asyncio.wait_for(pending, REDIS_TIMEOUT)  # type: ignore[arg-type]
+        decision = await wait_within(pending, REDIS_TIMEOUT)  # type: ignore[arg-type]
         return _wait(decision)
 
 

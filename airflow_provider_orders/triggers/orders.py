@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_orders.boundary import event_from_error
+from airflow_provider_orders.engine.deadlines import wait_within
 from airflow_provider_orders.engine.waiting import StatusMatcher, as_status_list, failure_message
 from airflow_provider_orders.errors import OrderNotFoundError, OrdersError
 
@@ -134,7 +135,7 @@ class OrderStateTrigger(BaseTrigger):
         """The order at the next poll of its scope, given up at ``timeout_at`` even in the middle of one."""
         if self.timeout_at is None:
             return await subscription.next()
-        return await asyncio.wait_for(subscription.next(), max(0.0, self.timeout_at - time.time()))
+        return await wait_within(subscription.next(), max(0.0, self.timeout_at - time.time()))
 
     def _timeout(self, base: dict[str, Any], last: dict[str, Any] | None) -> TriggerEvent:
         message = f"order {self.order_id} did not reach {self.target_status} in time"

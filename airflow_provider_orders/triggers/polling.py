@@ -29,6 +29,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_orders.engine.deadlines import wait_within
 from airflow_provider_orders.errors import OrderNotFoundError
 from airflow_provider_orders.vendors.http import checked_id
 
@@ -140,7 +141,7 @@ class ScopePoller:
                 self._wake.clear()
                 next_due = min((s.due for s in waiting), default=None)
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), None if next_due is None else next_due - now)
+                    await wait_within(self._wake.wait(), None if next_due is None else next_due - now)
                 continue
             await asyncio.sleep(GATHER_SECONDS)
             try:
