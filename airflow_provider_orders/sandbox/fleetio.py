@@ -126,7 +126,7 @@ class FleetioApp(VendorApp):
             return bad_request("per_page", "must be an integer")
         if not 2 <= per_page <= 100:
             return bad_request("per_page", "must be between 2 and 100")
-        since = until = None
+        since = until = updated = None
         states: frozenset[str] | None = None
         eq: dict[str, str] = {}
         for key, value in request.query:
@@ -143,6 +143,10 @@ class FleetioApp(VendorApp):
                         since = when + (timedelta(microseconds=1) if op == "gt" else timedelta())
                     else:
                         until = when + (timedelta(microseconds=1) if op == "lte" else timedelta())
+                elif field == "updated_at" and op == "gte":
+                    updated = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    if updated.tzinfo is None:
+                        return bad_request(key, "needs a time zone")
                 elif field == "state" and op == "include":
                     states = frozenset(value.split(","))
                     if not states <= set(STATES):
@@ -155,9 +159,11 @@ class FleetioApp(VendorApp):
                 return bad_request(key, "invalid value")
         ascending = request.arg("sort[created_at]") == "asc" or request.arg("sort[id]") == "asc"
         selection = store.select(states, store.index_range(since, until))
-        if eq:
+        if eq or updated is not None:
             positions = [k for k in range(len(selection)) if all(
                 str(self.record(store, selection.at(k))[f]) == v for f, v in eq.items())]  # fmt: skip
+            if updated is not None:
+                positions = [k for k in positions if self.updated_at(store, selection.at(k)) >= updated]
             indices_all = [selection.at(k) for k in positions]
         else:
             indices_all = None
@@ -182,6 +188,13 @@ class FleetioApp(VendorApp):
             "records": [self.record(store, i) for i in indices],
         })  # fmt: skip
 
+    def updated_at(self, store: OrderSet, i: int) -> datetime:
+        """An hour or more after creation; a live order's when it settled (the wall clock)."""
+        changed = store.changed_at(i)
+        if changed is not None:
+            return changed.replace(microsecond=0)
+        return store.created(i) + timedelta(hours=1 + store.rand(i, 2) % 48)
+
     def record(self, store: OrderSet, i: int) -> dict[str, Any]:
         r = store.rand(i, 2)
         created = store.created(i).astimezone(MOUNTAIN)
@@ -192,7 +205,7 @@ class FleetioApp(VendorApp):
             "description": f"Brake pads and rotors, unit {r % 300}",
             "state": store.state(i),
             "created_at": created.isoformat(),
-            "updated_at": (created + timedelta(hours=1 + r % 48)).isoformat(),
+            "updated_at": self.updated_at(store, i).astimezone(MOUNTAIN).isoformat(),
             "subtotal_cents": subtotal,
             "shipping_cents": 1500,
             "tax_1_cents": subtotal // 10,

@@ -128,6 +128,19 @@ class Sandbox:
             return Response(
                 200, self.apps[vendor].live_orders(self.tenant(vendor) if tenant is None else tenant)
             )
+        if path == "/settle" and request.method == "POST":
+            # {"vendor": ..., "tenant": ... (optional), "index": ...}: a live order settles now.
+            body = request.json() or {}
+            vendor = body.get("vendor") or ""
+            if vendor not in self.apps:
+                return Response(404, {"error": f"unknown vendor {vendor!r}; one of {sorted(self.apps)}"})
+            tenant = body.get("tenant")
+            store = self.apps[vendor].orders(self.tenant(vendor) if tenant is None else str(tenant))
+            if not store.settle_now(int(body.get("index", -1))):
+                return Response(
+                    400, {"error": f"index must be a live order's, {store.live_start}..{store.size - 1}"}
+                )
+            return Response(200, {"ok": True})
         if path == "/health":
             return Response(200, {"ok": True, "vendors": {v: self.base_url(v) for v in self.apps}})
         return Response(404, {"error": "unknown control endpoint"})

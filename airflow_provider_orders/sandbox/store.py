@@ -73,6 +73,11 @@ class OrderSet:
         self.clock = clock
         self._indexes: dict[frozenset[str], array[int]] = {}
         self._lock = threading.Lock()
+        # Live orders settled early through the control API: index -> seconds after start. A reset (a new
+        # start) forgets them.
+        self._early: dict[int, float] = {}
+        self._early_epoch = started()
+        self._wall_start = self._wall_of_start()
 
     # -- one order -------------------------------------------------------------------------
 
@@ -91,7 +96,7 @@ class OrderSet:
             return self.settled_state(i)
         rank = i - self.live_start
         in_progress, succeeded, failed = self.live_states
-        if self.clock() - self.started() < self.live_delay * (rank + 1):
+        if self.clock() - self.started() < self.settles_at(i):  # type: ignore[operator]
             return in_progress
         # Every fourth live order fails (ranks 2, 6, ...), so the newest of the default four succeeds.
         return failed if rank % 4 == 2 else succeeded
@@ -100,7 +105,35 @@ class OrderSet:
         """Seconds after start at which live order ``i`` leaves its in-progress state."""
         if i < self.live_start:
             return None
-        return self.live_delay * (i - self.live_start + 1)
+        with self._lock:
+            if self._early_epoch != self.started():
+                self._early.clear()
+                self._early_epoch = self.started()
+                self._wall_start = self._wall_of_start()
+            early = self._early.get(i)
+        planned = self.live_delay * (i - self.live_start + 1)
+        return planned if early is None else min(planned, early)
+
+    def settle_now(self, i: int) -> bool:
+        """Settle live order ``i`` now (``False`` for an order that is not live)."""
+        if not self.live_start <= i < self.size:
+            return False
+        self.settles_at(i)  # forget what an earlier start settled
+        with self._lock:
+            self._early.setdefault(i, self.clock() - self.started())
+        return True
+
+    def changed_at(self, i: int) -> datetime | None:
+        """When live order ``i`` settled, on the wall clock (``None`` while in progress or not live)."""
+        settles = self.settles_at(i)
+        if settles is None:
+            return None
+        if self.clock() - self.started() < settles:
+            return None
+        return self._wall_start + timedelta(seconds=settles)
+
+    def _wall_of_start(self) -> datetime:
+        return datetime.now(timezone.utc) - timedelta(seconds=self.clock() - self.started())
 
     # -- selections ------------------------------------------------------------------------
 

@@ -1,0 +1,382 @@
+"""``OrderEventTrigger``: fires when orders of a vendor scope are new or change state (for ``AssetWatcher``).
+
+Example::
+
+    from airflow.sdk import DAG, Asset, AssetWatcher
+    from airflow_provider_orders.triggers import OrderEventTrigger
+
+    orders_done = Asset(
+        "crayon-orders-done",
+        watchers=[AssetWatcher(name="crayon-done", trigger=OrderEventTrigger(
+            conn_id="crayon_default", scope={"customer_tenant_id": 1001}, statuses=["completed"],
+        ))],
+    )
+
+    with DAG("provision", schedule=[orders_done]): ...
+
+Each event's payload is ``{"vendor", "conn_id", "scope", "polled_at", "dedup_key", "orders": [...]}``: one
+event per poll that found changes, with every changed order of that poll in ``orders`` (each with
+``id``, ``status``, ``vendor_status``, ``previous_status``, ``change``, timestamps and ``dedup_key``; see
+:meth:`airflow_provider_orders.engine.watching.Change.to_event`). Airflow stores the payload in the asset
+event's ``extra["payload"]``; a DAG run may be triggered by several events, so read them all.
+
+Where it left off (:class:`~airflow_provider_orders.engine.watching.Watermark`) is kept in the watched
+asset's state store (Airflow 3.3 and later), so a triggerer restart, or another triggerer taking the
+watcher over, goes on from the last poll whose events had been handed to Airflow. Before 3.3 it is kept in
+memory: a restart starts again "from now", and changes while no triggerer ran are not reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.triggers import BaseEventTrigger
+from airflow.triggers.base import TriggerEvent
+
+from airflow_provider_orders.engine.watching import Watermark, observe, orders_by_id, status_filter
+from airflow_provider_orders.errors import InvalidFilterError, OrdersError
+
+if TYPE_CHECKING:
+    from airflow_provider_orders.engine.watching import Change
+    from airflow_provider_orders.hooks.base import OrdersHook
+    from airflow_provider_orders.models import Order
+    from airflow_provider_orders.vendors.base import Vendor
+
+log = logging.getLogger(__name__)
+
+#: filters the watcher sets itself: from ``lookback`` and its watermark.
+RESERVED_FILTERS = ("created_since", "created_until", "updated_since", "max_orders")
+#: the trigger's own keyword arguments; every other one is a vendor filter.
+OWN_KWARGS = frozenset({"conn_id", "scope", "statuses", "poll_interval", "lookback", "since"})
+#: the key of the watermark in the asset's state store.
+STATE_KEY = "airflow-provider-orders.watermark"
+#: seconds a watermark waits, after the poll that fired events, before it is saved: by then the
+#: triggerer has handed the events to the metadata database (it syncs about every second).
+COMMIT_DELAY = 5.0
+#: the longest pause between polls after errors.
+MAX_BACKOFF = 600.0
+DEFAULT_LOOKBACK = timedelta(days=7).total_seconds()
+
+
+class OrderEventTrigger(BaseEventTrigger):
+    """Watches a vendor scope and fires for each poll that finds orders new or changed into ``statuses``.
+
+    :param conn_id: the Airflow connection of the vendor.
+    :param scope: the vendor scope, as ``OrderStateSensor`` takes it (``{"customer_tenant_id": 1001}``,
+        ``{"customer_id": "..."}``); empty where the vendor has none.
+    :param statuses: report orders whose state becomes one of these: normalised
+        (:class:`~airflow_provider_orders.models.OrderStatus` values such as ``completed``) or
+        vendor-native (``Succeeded``). Empty or ``None``: every new order and every change of state.
+    :param poll_interval: seconds between polls.
+    :param lookback: seconds: orders created this long ago or later are watched (default 7 days);
+        ``None`` watches every order of the scope (each poll lists them all).
+    :param since: on the first start, report the orders created at or after this time (ISO 8601 or a
+        tz-aware datetime, within ``lookback``) as new; by default the watch starts from now and orders
+        already in a watched state are not events.
+    :param filters: more filters of the vendor, as ``ListOrdersOperator`` takes them (``search``,
+        ``labels``, ``status``, ...). Checked when the DAG is parsed, where the connection is known.
+    """
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        scope: dict[str, Any] | None = None,
+        statuses: list[str] | str | None = None,
+        poll_interval: float = 60.0,
+        lookback: float | timedelta | None = DEFAULT_LOOKBACK,
+        since: str | datetime | None = None,
+        **filters: Any,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.scope = dict(scope or {})
+        self.statuses = (
+            [statuses] if isinstance(statuses, str) else [str(getattr(s, "value", s)) for s in statuses or []]
+        )
+        self.poll_interval = float(poll_interval)
+        self.lookback = lookback.total_seconds() if isinstance(lookback, timedelta) else lookback
+        self.since = since.isoformat() if isinstance(since, datetime) else since
+        self.filters = filters
+        self._check()
+
+    # -- checks before any request ---------------------------------------------------------------
+
+    def _check(self) -> None:
+        where = "OrderEventTrigger"
+        if not self.conn_id:
+            raise InvalidFilterError(
+                f"{where}: conn_id is empty; name an Airflow connection of an orders vendor"
+            )
+        if self.poll_interval <= 0:
+            raise InvalidFilterError(f"{where}: poll_interval must be more than 0 seconds")
+        if self.lookback is not None and float(self.lookback) <= 0:
+            raise InvalidFilterError(
+                f"{where}: lookback must be more than 0 seconds, or None for every order"
+            )
+        reserved = sorted(set(RESERVED_FILTERS) & set(self.filters) | set(RESERVED_FILTERS) & set(self.scope))
+        if reserved:
+            raise InvalidFilterError(
+                f"{where}: {', '.join(reserved)} is set by the watcher itself (from lookback and where it left "
+                "off); remove it, and use lookback or since for the window"
+            )
+        since = self.since_time
+        try:
+            asyncio.get_running_loop()
+            return  # in the triggerer: the connection is read asynchronously when the trigger runs
+        except RuntimeError:
+            pass
+        # At DAG parse only: a trigger inflated in the triggerer months later must not fail on its since.
+        window = None if self.lookback is None else timedelta(seconds=float(self.lookback))
+        if since is not None and window is not None and since < datetime.now(timezone.utc) - window:
+            raise InvalidFilterError(
+                f"{where}: since {self.since} lies before the lookback window ({self.lookback:g} s); "
+                "raise lookback (or set it to None) to backfill from that far back"
+            )
+        from airflow_provider_orders.hooks.resolve import conn_type_if_known, hook_class_for
+
+        conn_type = conn_type_if_known(self.conn_id)
+        if conn_type is not None:  # at DAG parse, where the connection is known: the vendor's own checks
+            vendor_class = hook_class_for(conn_type, self.conn_id).vendor_class
+            vendor_class.parse_filters_partially({**self.scope, **self.filters})
+            status_filter(vendor_class, self.statuses)
+
+    @property
+    def since_time(self) -> datetime | None:
+        if self.since is None:
+            return None
+        try:
+            value = datetime.fromisoformat(str(self.since).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidFilterError(
+                f"OrderEventTrigger: since {self.since!r} is not an ISO 8601 time, such as 2026-01-01T00:00:00Z"
+            ) from None
+        if value.tzinfo is None:
+            raise InvalidFilterError(
+                f"OrderEventTrigger: since {self.since!r} has no time zone; add one, such as Z for UTC"
+            )
+        return value
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "scope": dict(self.scope),
+                "statuses": list(self.statuses),
+                "poll_interval": self.poll_interval,
+                "lookback": self.lookback,
+                "since": self.since,
+                **self.filters,
+            },
+        )
+
+    # -- one poll loop per watcher (Airflow before 3.3, or when sharing is off) -------------------
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        watch = Watch(self)
+        # Alone, the watcher need list only what changed since its own watermark (Fleetio).
+        async for event in watch.events(poll_scope(self.serialize()[1], cursor=lambda: watch.cursor)):
+            yield event
+
+    # -- one poll loop for every watcher of a scope (Airflow 3.3) ---------------------------------
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Watchers of one connection, scope, filters, window and interval share one poll loop."""
+        listing = {**self.scope, **self.filters}
+        return ("airflow-provider-orders", self.conn_id, json.dumps(listing, sort_keys=True, default=str),
+                self.lookback, self.poll_interval)  # fmt: skip
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        async for snapshot in poll_scope(kwargs):
+            yield snapshot
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        async for event in Watch(self).events(shared_stream):
+            yield event
+
+
+class Snapshot:
+    """One complete listing of a scope's window (or, ``incremental``, of what changed in it since a cursor)."""
+
+    def __init__(
+        self,
+        vendor_class: type[Vendor],
+        orders: dict[str, Order],
+        polled_at: datetime,
+        window_start: datetime | None,
+        incremental: bool = False,
+    ) -> None:
+        self.vendor_class = vendor_class
+        self.orders = orders
+        self.polled_at = polled_at
+        self.window_start = window_start
+        self.incremental = incremental
+
+    def __repr__(self) -> str:
+        return f"Snapshot({len(self.orders)} orders at {self.polled_at.isoformat()})"
+
+
+async def poll_scope(
+    kwargs: Mapping[str, Any], cursor: Callable[[], datetime | None] = lambda: None
+) -> AsyncIterator[Snapshot]:
+    """List the scope's window every ``poll_interval`` forever; errors are logged and retried, with backoff.
+
+    Only the fields of ``kwargs`` that make :meth:`OrderEventTrigger.shared_stream_key` are read.
+
+    :param cursor: the change time from which a vendor that filters on it (``updated_since``) need list
+        only what changed; ``None`` (always, for a shared stream) lists the whole window.
+    """
+    from airflow_provider_orders.hooks.resolve import aget_orders_hook
+
+    conn_id = kwargs["conn_id"]
+    interval = float(kwargs.get("poll_interval") or 60.0)
+    lookback = kwargs.get("lookback")
+    filters = {**dict(kwargs.get("scope") or {}), **{k: v for k, v in kwargs.items() if k not in OWN_KWARGS}}
+    hook: OrdersHook | None = None
+    failures = 0
+    while True:
+        started = time.monotonic()
+        try:
+            if hook is None:
+                hook = await aget_orders_hook(conn_id)
+            now = datetime.now(timezone.utc)
+            window_start = None if lookback is None else now - timedelta(seconds=float(lookback))
+            listing = dict(filters, created_since=window_start) if window_start else dict(filters)
+            since = cursor()
+            incremental = (
+                since is not None and "updated_since" in hook.vendor_class.filters_model.model_fields
+            )
+            if incremental:
+                listing["updated_since"] = since
+            orders = orders_by_id(hook.vendor, [order async for order in hook.aiter_orders(listing)])
+            snapshot = Snapshot(hook.vendor_class, orders, now, window_start, incremental)
+        except Exception as exc:  # the vendor down, a refused credential: say so, try again, never crash
+            failures += 1
+            pause = min(max(interval, 5.0) * 2 ** (failures - 1), MAX_BACKOFF)
+            level = logging.WARNING if isinstance(exc, OrdersError) and exc.retryable else logging.ERROR
+            log.log(level, "orders watch of %s %s: the poll failed (%s: %s); next try in %.0fs",
+                    conn_id, filters, type(exc).__name__, exc, pause)  # fmt: skip
+            await asyncio.sleep(pause)
+            continue
+        if failures:
+            log.info("orders watch of %s %s: the vendor answers again after %d failed polls",
+                     conn_id, filters, failures)  # fmt: skip
+            failures = 0
+        yield snapshot
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+class Watch:
+    """One watcher's side: its watermark, the diff of each snapshot against it, and when it is saved.
+
+    Events leave before their watermark is saved, and it is saved :data:`COMMIT_DELAY` seconds later (at
+    the next poll after that), so a triggerer that dies in between fires them again on restart, with the
+    same ``dedup_key``, rather than lose them.
+    """
+
+    def __init__(self, trigger: OrderEventTrigger) -> None:
+        self.trigger = trigger
+        self.store = WatermarkStore(getattr(trigger, "asset_state_store", None))
+        self.unsaved: collections.deque[tuple[float, Watermark]] = collections.deque()
+        self.mark: Watermark | None = None
+
+    @property
+    def cursor(self) -> datetime | None:
+        return None if self.mark is None else self.mark.cursor
+
+    async def events(self, snapshots: AsyncIterator[Snapshot]) -> AsyncIterator[TriggerEvent]:
+        t = self.trigger
+        self.mark = await self.store.load()
+        if self.mark is None:
+            self.mark = Watermark(since=t.since_time)
+            log.info("orders watch of %s %s: starting %s", t.conn_id, t.scope,
+                     f"with orders created since {t.since}" if t.since else "from now")  # fmt: skip
+        else:
+            log.info("orders watch of %s %s: going on from the poll of %s (%d orders recorded)",
+                     t.conn_id, t.scope, self.mark.polled_at, len(self.mark.orders))  # fmt: skip
+        watched = None
+        async for snapshot in snapshots:
+            await self._save_ready()
+            if watched is None:
+                watched = status_filter(snapshot.vendor_class, t.statuses)
+            changes, self.mark = observe(self.mark, snapshot.orders, now=snapshot.polled_at,
+                                         window_start=snapshot.window_start, incremental=snapshot.incremental,
+                                         watched=watched)  # fmt: skip
+            if changes:
+                log.info("orders watch of %s %s: %d orders changed: %s", t.conn_id, t.scope, len(changes),
+                         ", ".join(f"{c.order.id} {c.order.vendor_status}" for c in changes[:20]))  # fmt: skip
+                yield TriggerEvent(self.payload(changes, snapshot.polled_at))
+                self.unsaved.append((time.monotonic() + COMMIT_DELAY, self.mark))
+            else:
+                self.unsaved.append((time.monotonic(), self.mark))
+
+    def payload(self, changes: list[Change], polled_at: datetime) -> dict[str, Any]:
+        t = self.trigger
+        orders = [c.to_event() for c in changes]
+        return {
+            "vendor": changes[0].order.vendor,
+            "conn_id": t.conn_id,
+            "scope": dict(t.scope),
+            "polled_at": polled_at.isoformat(),
+            "dedup_key": "|".join(o["dedup_key"] for o in orders),
+            "orders": orders,
+        }
+
+    async def _save_ready(self) -> None:
+        now = time.monotonic()
+        ready = None
+        while self.unsaved and self.unsaved[0][0] <= now:
+            ready = self.unsaved.popleft()[1]
+        if ready is not None:
+            await self.store.save(ready)
+
+
+class WatermarkStore:
+    """The watermark in the watched asset's state store (Airflow 3.3+), else in this process's memory."""
+
+    def __init__(self, accessors: Any) -> None:
+        self.accessors = accessors
+        self.saved: dict[str, Any] | None = None
+
+    def _targets(self) -> list[Any]:
+        if self.accessors is None:
+            return []
+        # One trigger may watch several assets (equal watchers are one trigger): each keeps the watermark.
+        found = [
+            *getattr(self.accessors, "_by_name", {}).values(),
+            *getattr(self.accessors, "_by_uri", {}).values(),
+        ]
+        return found or [self.accessors]
+
+    async def load(self) -> Watermark | None:
+        marks = []
+        for target in self._targets():
+            value = await target.aget(STATE_KEY)
+            if value is None:
+                continue
+            try:
+                marks.append(Watermark.from_json(value))
+            except ValueError as exc:
+                log.warning("orders watch: the stored watermark is not usable (%s); starting from now", exc)
+        if not marks:
+            return None
+        # Assets that disagree (one was added later): go on from the oldest, so no change is lost.
+        return min(marks, key=lambda m: m.polled_at or datetime.min.replace(tzinfo=timezone.utc))
+
+    async def save(self, mark: Watermark) -> None:
+        value = mark.to_json()
+        comparable = {k: v for k, v in value.items() if k != "polled_at"}
+        if comparable == self.saved:
+            return
+        for target in self._targets():
+            await target.aset(STATE_KEY, value)
+        self.saved = comparable

@@ -1,0 +1,364 @@
+"""Watching a scope for changes: the watermark logic (no I/O), and ``OrderEventTrigger`` against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_orders.engine.watching import Seen, Watermark, observe, orders_by_id, status_filter
+from airflow_provider_orders.errors import InvalidFilterError
+from airflow_provider_orders.models import Order, OrderStatus
+from airflow_provider_orders.sandbox import Sandbox
+from airflow_provider_orders.sandbox.core import Fault
+from airflow_provider_orders.triggers import OrderEventTrigger
+from airflow_provider_orders.triggers import events as events_module
+from airflow_provider_orders.triggers.events import Snapshot, Watch
+from airflow_provider_orders.vendors.crayon import Crayon
+from airflow_provider_orders.vendors.fleetio import Fleetio
+from tests.conftest import control
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+FLEETIO_STATE = {"purchased": OrderStatus.PROCESSING, "received_full": OrderStatus.COMPLETED,
+                 "rejected": OrderStatus.FAILED, "approved": OrderStatus.PROCESSING}  # fmt: skip
+
+
+def order(oid: str, state: str, *, created: datetime = T0, updated: datetime | None = None) -> Order:
+    return Order(vendor="fleetio", id=oid, status=FLEETIO_STATE[state], vendor_status=state,
+                 created_at=created, updated_at=updated, raw={"id": oid, "state": state})  # fmt: skip
+
+
+def listing(*orders: Order) -> dict[str, Order]:
+    return {o.id: o for o in orders}
+
+
+def everything(o: Order) -> bool:
+    return True
+
+
+def poll(mark: Watermark, *orders: Order, at: datetime, incremental: bool = False, **kw: Any) -> Any:
+    kw.setdefault("watched", everything)
+    return observe(mark, listing(*orders), now=at, window_start=kw.pop("window_start", None),
+                   incremental=incremental, **kw)  # fmt: skip
+
+
+def ids(changes: list[Any]) -> list[tuple[str, str, str | None]]:
+    return [
+        (c.order.id, c.order.vendor_status, c.previous.vendor_status if c.previous else None) for c in changes
+    ]
+
+
+# -- the watermark logic ------------------------------------------------------------------------------
+
+
+def test_first_poll_records_and_later_polls_report_new_orders_and_changes() -> None:
+    changes, mark = poll(Watermark(), order("1", "purchased"), order("2", "received_full"), at=T0)
+    assert changes == []  # from now: orders already in a watched state are not events
+    assert mark.orders == {"1": Seen("purchased", "processing", T0.timestamp()),
+                           "2": Seen("received_full", "completed", T0.timestamp())}  # fmt: skip
+    changes, mark = poll(mark, order("1", "received_full"), order("2", "received_full"), order("3", "approved"),
+                         at=T0 + timedelta(minutes=1))  # fmt: skip
+    assert ids(changes) == [("1", "received_full", "purchased"), ("3", "approved", None)]
+    assert [c.kind for c in changes] == ["status", "new"]
+    changes, _ = poll(mark, order("1", "received_full"), order("2", "received_full"), order("3", "approved"),
+                      at=T0 + timedelta(minutes=2))  # fmt: skip
+    assert changes == []  # nothing fires twice
+
+
+def test_backfill_reports_orders_created_since_on_the_first_poll() -> None:
+    old, new = (
+        order("1", "received_full", created=T0 - timedelta(days=2)),
+        order("2", "received_full", created=T0),
+    )
+    changes, mark = poll(Watermark(since=T0 - timedelta(days=1)), old, new, at=T0)
+    assert ids(changes) == [("2", "received_full", None)]
+    assert mark.since is None and set(mark.orders) == {"1", "2"}
+
+
+def test_an_order_changing_twice_between_polls_is_one_change_to_its_present_state() -> None:
+    _, mark = poll(Watermark(), order("1", "approved"), at=T0)
+    # approved -> purchased -> received_full while the watcher slept: the listing shows only the last.
+    changes, mark = poll(mark, order("1", "received_full"), at=T0 + timedelta(minutes=1))
+    assert ids(changes) == [("1", "received_full", "approved")]
+    assert changes[0].to_event()["previous_status"] == "processing"
+    # Changed and changed back between polls: nothing to see, nothing reported.
+    changes, _ = poll(mark, order("1", "received_full"), at=T0 + timedelta(minutes=2))
+    assert changes == []
+
+
+def test_equal_change_times_at_a_page_boundary_are_neither_lost_nor_repeated() -> None:
+    """The cursor is inclusive: orders changed at its very instant are listed again and told apart by
+    their recorded state; one the vendor indexed late (at that instant) is still found."""
+    at = T0 + timedelta(hours=1)
+    a, b = (
+        order("a", "purchased", updated=at),
+        order("b", "purchased", updated=at),
+    )  # page 1 ends a, page 2 starts b
+    _, mark = poll(Watermark(), order("x", "approved", updated=T0), a, b, at=at)
+    assert mark.cursor == at
+    late = order("c", "received_full", updated=at)  # same instant, listed only now
+    b_done = order("b", "received_full", updated=at)  # changed again within the same second
+    changes, mark = poll(mark, a, b_done, late, at=at + timedelta(seconds=5), incremental=True)
+    assert ids(changes) == [("b", "received_full", "purchased"), ("c", "received_full", None)]
+    assert set(mark.orders) == {"x", "a", "b", "c"}  # an incremental poll keeps what it did not list
+    assert mark.orders["x"].vendor_status == "approved"
+    changes, mark = poll(mark, a, b_done, late, at=at + timedelta(seconds=10), incremental=True)
+    assert changes == []
+    assert mark.cursor == at
+
+
+def test_orders_leaving_the_window_are_forgotten_and_reported_again_if_they_return() -> None:
+    early, late = order("1", "purchased", created=T0), order("2", "purchased", created=T0 + timedelta(days=1))
+    _, mark = poll(Watermark(), early, late, at=T0 + timedelta(days=1))
+    _, mark = poll(mark, late, at=T0 + timedelta(days=2), window_start=T0 + timedelta(hours=1))
+    assert set(mark.orders) == {"2"}
+    # Incremental polls forget by creation time too.
+    _, mark2 = poll(Watermark(), early, late, at=T0 + timedelta(days=1))
+    _, mark2 = poll(mark2, at=T0 + timedelta(days=2), window_start=T0 + timedelta(hours=1), incremental=True)
+    assert set(mark2.orders) == {"2"}
+    changes, _ = poll(mark, order("1", "received_full"), late, at=T0 + timedelta(days=3))
+    assert ids(changes) == [("1", "received_full", None)]
+
+
+def test_watched_statuses_normalised_or_native_and_unknown_ones_refused() -> None:
+    watched = status_filter(Fleetio, ["completed", "rejected"])
+    _, mark = poll(Watermark(), order("1", "approved"), order("2", "approved"), order("3", "approved"), at=T0)
+    changes, _ = poll(mark, order("1", "received_full"), order("2", "rejected"), order("3", "purchased"),
+                      at=T0 + timedelta(minutes=1), watched=watched)  # fmt: skip
+    assert ids(changes) == [("1", "received_full", "approved"), ("2", "rejected", "approved")]
+    with pytest.raises(InvalidFilterError, match=r"fleetio.*'shipped'"):
+        status_filter(Fleetio, ["shipped"])
+
+
+def test_the_watermark_round_trips_as_json_and_a_damaged_one_is_refused() -> None:
+    _, mark = poll(Watermark(), order("1", "purchased", updated=T0), at=T0)
+    stored = json.loads(json.dumps(mark.to_json()))
+    assert Watermark.from_json(stored) == mark
+    with pytest.raises(ValueError, match="version"):
+        Watermark.from_json({"orders": {}})
+    with pytest.raises(ValueError, match="damaged"):
+        Watermark.from_json({**stored, "orders": {"1": ["purchased"]}})
+
+
+def test_the_dedup_key_names_the_transition() -> None:
+    _, mark = poll(Watermark(), order("1", "purchased"), at=T0)
+    (first,), _ = poll(mark, order("1", "received_full"), at=T0 + timedelta(minutes=1))
+    (again,), _ = poll(mark, order("1", "received_full"), at=T0 + timedelta(minutes=5))
+    (other,), _ = poll(mark, order("1", "rejected"), at=T0 + timedelta(minutes=1))
+    assert first.dedup_key == again.dedup_key != other.dedup_key
+    assert first.dedup_key.startswith("fleetio:1:")
+
+
+def test_crayon_lines_split_over_pages_are_one_order() -> None:
+    crayon = Crayon.__new__(Crayon)
+    line = {"vendor": "crayon", "id": "9", "created_at": T0, "raw": {}}
+    lines = [Order(**line, status=OrderStatus.COMPLETED, vendor_status="Succeeded"),
+             Order(**line, status=OrderStatus.PROCESSING, vendor_status="Processing")]  # fmt: skip
+    (combined,) = orders_by_id(crayon, lines).values()
+    assert combined.vendor_status == "Processing"  # the least settled line: not done until every line is
+
+
+# -- the trigger: a state store that survives restarts ---------------------------------------------------
+
+
+class StateStore:
+    """What Airflow 3.3 injects as ``asset_state_store`` (one asset), kept in a dict: survives a "restart"."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = json.dumps(value)
+        self.writes += 1
+
+
+async def feed(*snapshots: Snapshot) -> AsyncIterator[Snapshot]:
+    for snapshot in snapshots:
+        yield snapshot
+
+
+def snap(*orders: Order, minute: int) -> Snapshot:
+    return Snapshot(Fleetio, listing(*orders), T0 + timedelta(minutes=minute), None)
+
+
+def watcher(store: StateStore, **kwargs: Any) -> Watch:
+    trigger = OrderEventTrigger(conn_id="fleetio_default", lookback=None, **kwargs)
+    trigger.asset_state_store = store  # type: ignore[assignment]
+    return Watch(trigger)
+
+
+async def all_events(watch: Watch, *snapshots: Snapshot) -> list[dict[str, Any]]:
+    return [e.payload async for e in watch.events(feed(*snapshots))]
+
+
+def test_a_restart_between_fetching_and_firing_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "COMMIT_DELAY", 0.0)
+    store = StateStore()
+    baseline = snap(order("1", "purchased"), order("2", "purchased"), minute=0)
+    asyncio.run(
+        all_events(watcher(store), baseline, snap(order("1", "purchased"), order("2", "purchased"), minute=1))
+    )
+    saved = store.values.copy()
+    assert (
+        Watermark.from_json(json.loads(saved[events_module.STATE_KEY])).orders["1"].vendor_status
+        == "purchased"
+    )
+
+    async def fetch_then_die() -> None:
+        watch = watcher(store)
+        events = watch.events(feed(snap(order("1", "received_full"), order("2", "purchased"), minute=2)))
+        await events.__anext__()  # the change is fetched and its event produced ...
+        await events.aclose()  # ... and the triggerer dies before Airflow stored it
+
+    asyncio.run(fetch_then_die())
+    assert store.values == saved  # the watermark did not move
+    # Restarted: the same change, fired again with the same de-duplication key.
+    (event,) = asyncio.run(
+        all_events(watcher(store), snap(order("1", "received_full"), order("2", "purchased"), minute=3))
+    )
+    assert [(o["id"], o["vendor_status"], o["previous_vendor_status"]) for o in event["orders"]] == [
+        ("1", "received_full", "purchased")
+    ]
+
+
+def test_a_change_fired_and_committed_is_not_fired_again_after_a_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events_module, "COMMIT_DELAY", 0.0)
+    store = StateStore()
+    done = order("1", "received_full")
+    fired = asyncio.run(all_events(watcher(store), snap(order("1", "purchased"), minute=0), snap(done, minute=1),
+                                   snap(done, minute=2)))  # fmt: skip
+    assert len(fired) == 1
+    # The next watcher (another triggerer) goes on from the store: orders created or changed meanwhile fire.
+    again = asyncio.run(all_events(watcher(store), snap(done, order("2", "approved"), minute=3)))
+    assert [[o["id"] for o in e["orders"]] for e in again] == [["2"]]
+    assert again[0]["orders"][0]["change"] == "new"
+
+
+def test_a_watermark_waits_for_the_commit_delay_after_its_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "COMMIT_DELAY", 3600.0)
+    store = StateStore()
+    asyncio.run(
+        all_events(
+            watcher(store), snap(order("1", "purchased"), minute=0), snap(order("1", "purchased"), minute=1)
+        )
+    )
+    writes = store.writes
+    done = order("1", "received_full")
+    fired = asyncio.run(
+        all_events(watcher(store), snap(done, minute=2), snap(done, minute=3), snap(done, minute=4))
+    )
+    assert len(fired) == 1
+    assert store.writes == writes  # the event could still be on its way to the database: not saved yet
+
+
+# -- the trigger against the sandbox ---------------------------------------------------------------------
+
+
+def test_parse_time_checks_name_the_field_and_the_fix(sbx: Sandbox) -> None:
+    with pytest.raises(InvalidFilterError, match="created_since is set by the watcher itself"):
+        OrderEventTrigger(conn_id="fleetio_default", created_since="2026-01-01T00:00:00Z")
+    with pytest.raises(InvalidFilterError, match=r"fleetio.*colour"):
+        OrderEventTrigger(conn_id="fleetio_default", colour="red")
+    with pytest.raises(InvalidFilterError, match=r"fleetio.*'shipped'"):
+        OrderEventTrigger(conn_id="fleetio_default", statuses=["shipped"])
+    with pytest.raises(InvalidFilterError, match="no time zone"):
+        OrderEventTrigger(conn_id="fleetio_default", since="2026-11-30T00:00:00")
+    with pytest.raises(InvalidFilterError, match="before the lookback window"):
+        OrderEventTrigger(conn_id="fleetio_default", since="2020-01-01T00:00:00Z")
+    with pytest.raises(InvalidFilterError, match="poll_interval"):
+        OrderEventTrigger(conn_id="fleetio_default", poll_interval=0)
+    trigger = OrderEventTrigger(conn_id="crayon_default", scope={"customer_tenant_id": 2003},
+                                statuses=[OrderStatus.COMPLETED], search="x", poll_interval=5)  # fmt: skip
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_orders.triggers.events.OrderEventTrigger"
+    assert kwargs["statuses"] == ["completed"] and kwargs["search"] == "x"
+    assert OrderEventTrigger(**json.loads(json.dumps(kwargs))).serialize() == (path, kwargs)
+
+
+def settle(sbx: Sandbox, vendor: str, tenant: str | None = None, rank: int = 0) -> dict[str, Any]:
+    live = sbx.apps[vendor].live_orders(sbx.tenant(vendor) if tenant is None else tenant)
+    control(sbx, "/settle", {"vendor": vendor, "tenant": tenant, "index": live[rank]["index"]})
+    return live[rank]
+
+
+async def next_event(trigger: OrderEventTrigger, after: Any = None, timeout: float = 15) -> tuple[Any, Any]:
+    """The trigger's first event, after ``after()`` runs once the trigger has polled a first time."""
+    events = trigger.run()
+    pending = asyncio.ensure_future(events.__anext__())
+    await asyncio.sleep(3 * trigger.poll_interval)
+    if after is not None:
+        after()
+    try:
+        event = await asyncio.wait_for(pending, timeout)
+    finally:
+        await events.aclose()
+    return event.payload, events
+
+
+@pytest.mark.parametrize(("vendor", "conn_id", "scope", "tenant"), [
+    ("crayon", "crayon_default", {"customer_tenant_id": 2003}, "2003"),
+    ("adobe_vip_marketplace", "adobe_vip_marketplace_default", None, None),
+    ("granite_access_express", "granite_access_express_default", None, None),
+    ("emnify", "emnify_default", None, None),
+    ("fleetio", "fleetio_default", None, None),
+])  # fmt: skip
+def test_an_order_settling_fires_one_event_with_what_a_dag_needs(
+    sbx: Sandbox, vendor: str, conn_id: str, scope: dict[str, Any] | None, tenant: str | None
+) -> None:
+    if scope is None and vendor == "adobe_vip_marketplace":
+        scope = {"customer_id": sbx.tenant(vendor)}
+    trigger = OrderEventTrigger(conn_id=conn_id, scope=scope, poll_interval=0.2, lookback=None)
+    settled: dict[str, Any] = {}
+    payload, _ = asyncio.run(next_event(trigger, lambda: settled.update(settle(sbx, vendor, tenant))))
+    (changed,) = payload["orders"]
+    assert payload["vendor"] == vendor and payload["conn_id"] == conn_id
+    assert changed["id"] == settled["id"]
+    assert changed["change"] == "status" and changed["status"] == "completed"
+    assert changed["previous_status"] in ("processing", "pending")
+    assert changed["dedup_key"].startswith(f"{vendor}:") and payload["dedup_key"] == changed["dedup_key"]
+    assert changed["created_at"] is not None
+
+
+def test_fleetio_asks_only_for_what_changed_after_the_first_poll(sbx: Sandbox) -> None:
+    trigger = OrderEventTrigger(
+        conn_id="fleetio_default", statuses=["completed"], poll_interval=0.2, lookback=None
+    )
+    payload, _ = asyncio.run(next_event(trigger, lambda: settle(sbx, "fleetio")))
+    assert [o["vendor_status"] for o in payload["orders"]] == ["received_full"]
+    queries = [dict(r["query"]) for r in control(sbx, "/requests") if r["vendor"] == "fleetio"]
+    incremental = ["filter[updated_at][gte]" in q for q in queries]
+    # The first poll reads the whole scope (230 orders, 3 pages of 100); every later one only the changes.
+    assert incremental[:3] == [False] * 3 and all(incremental[3:]) and len(incremental) >= 5
+
+
+def test_a_vendor_down_is_retried_and_the_change_made_meanwhile_still_fires(
+    sbx: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(events_module, "MAX_BACKOFF", 0.3)
+    conn = json.loads(__import__("os").environ["AIRFLOW_CONN_EMNIFY_DEFAULT"])
+    conn["extra"] = {**conn["extra"], "max_retries": 0}
+    monkeypatch.setenv("AIRFLOW_CONN_EMNIFY_DEFAULT", json.dumps(conn))
+    trigger = OrderEventTrigger(conn_id="emnify_default", poll_interval=0.1, lookback=None)
+
+    def outage_then_change() -> None:
+        sbx.add_fault(Fault(vendor="emnify", kind="status", status=503, times=4,
+                            on_request=sbx.state.counts.get("emnify", 0) + 1))  # fmt: skip
+        settle(sbx, "emnify")
+
+    with caplog.at_level(logging.INFO, logger="airflow_provider_orders.triggers.events"):
+        payload, _ = asyncio.run(next_event(trigger, outage_then_change))
+    assert [o["vendor_status"] for o in payload["orders"]] == ["DELIVERED"]
+    failed = [r for r in caplog.records if "the poll failed" in r.getMessage()]
+    assert failed and all(r.levelno == logging.WARNING for r in failed)
+    assert any("answers again" in r.getMessage() for r in caplog.records)
