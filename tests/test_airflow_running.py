@@ -9,114 +9,42 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_orders.sandbox import sandbox_env
-from tests.conftest import EXAMPLE_DAGS, SandboxProcess, free_port, needs_conn_fields
+from airflow_provider_orders.sandbox import sandbox_connections, sandbox_env
+from airflow_provider_orders.sandbox.local_airflow import LocalAirflow as Airflow
+from tests.conftest import AIRFLOW_RELEASE, EXAMPLE_DAGS, SandboxProcess, needs_conn_fields
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 
 
-class Airflow:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **env,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": EXAMPLE_DAGS,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-        }
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.token = ""
-
-    def start(self) -> None:
-        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=self.env, check=True, capture_output=True,
-                       timeout=300)  # fmt: skip
-        commands = {
-            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.port)],
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            "triggerer": ["triggerer", "--skip-serve-logs"],
-        }
-        for name, args in commands.items():
-            log = open(self.home / f"{name}.out", "wb")  # noqa: SIM115 - closed with the process
-            self.procs.append(subprocess.Popen([str(BIN / "airflow"), *args], env=self.env, stdout=log,
-                                               stderr=subprocess.STDOUT))  # fmt: skip
-        self.wait_for(
-            lambda: self.request("GET", "/api/v2/monitor/health", auth=False), 180, "the api-server"
-        )
-        password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[
-            "admin"
-        ]
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
-                                  auth=False)["access_token"]  # fmt: skip
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=30) as response:
-            payload = response.read()
-            return (
-                json.loads(payload) if payload and payload.strip()[:1] in (b"{", b"[") else payload.decode()
-            )
-
-    @staticmethod
-    def wait_for(check: Any, seconds: float, what: str) -> Any:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                result = check()
-                if result:
-                    return result
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.5)
+@pytest.fixture(scope="module")
+def events_sandbox() -> Iterator[SandboxProcess]:
+    """The event-driven DAG's own sandbox: its live orders change only when a test settles them."""
+    with SandboxProcess("--orders", "50", "--live", "3", "--live-delay", "36000") as sandbox:
+        yield sandbox
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Airflow, SandboxProcess]]:
+def running(
+    tmp_path_factory: pytest.TempPathFactory, events_sandbox: SandboxProcess
+) -> Iterator[tuple[Airflow, SandboxProcess]]:
     # The newest Crayon order stays Processing for 25 s after the sandbox is reset, then Succeeded.
     with SandboxProcess("--orders", "50", "--live", "1", "--live-delay", "25") as sandbox:
         home = tmp_path_factory.mktemp("airflow-home")
         out = tmp_path_factory.mktemp("orders-out")
-        airflow = Airflow(
-            home, {**os.environ, **sandbox_env(sandbox.url), "ORDERS_EXPORT_BASE": f"file://{out}"}
-        )
+        crayon_events = {"conn_type": "crayon", **sandbox_connections(events_sandbox.url)["crayon_default"]}
+        env = {**os.environ, **sandbox_env(sandbox.url), "ORDERS_EXPORT_BASE": f"file://{out}",
+               "ORDERS_EVENTS_CONN_ID": "crayon_events", "AIRFLOW_CONN_CRAYON_EVENTS": json.dumps(crayon_events)}  # fmt: skip
+        airflow = Airflow(home, env, EXAMPLE_DAGS)
         try:
             airflow.start()
             yield airflow, sandbox
@@ -212,3 +140,63 @@ def test_the_export_dags_run_under_the_scheduler(
     else:
         lines = {t: (out / "tenants" / f"{t}.jsonl").read_text().splitlines() for t in (1001, 1002, 1003)}
         assert all(len(v) == 50 for v in lines.values()), {t: len(v) for t, v in lines.items()}
+
+
+def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
+    running: tuple[Airflow, SandboxProcess], events_sandbox: SandboxProcess
+) -> None:
+    """The sandbox settles an order; the asset-triggered run carries it. The triggerer restarts, another
+    order settles (while it is down, where the asset state store keeps the watermark: Airflow 3.3+); exactly
+    that transition makes the next run, and the first is not fired again."""
+    airflow, _ = running
+    dag_id = "orders_event_driven"
+    airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 120, "the DAG")
+    airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    live = events_sandbox.control("/live?vendor=crayon&tenant=1003")
+
+    def polls() -> int:
+        return sum(
+            1
+            for r in events_sandbox.control("/requests")
+            if r["vendor"] == "crayon" and "token" not in r["path"]
+        )
+
+    def runs() -> list[dict[str, Any]]:
+        found = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+        asset_runs = [r for r in found if r["run_type"] == "asset_triggered"]
+        return sorted(asset_runs, key=lambda r: r.get("run_after") or r["queued_at"])
+
+    def orders_of(run: dict[str, Any]) -> list[tuple[str, str, str]]:
+        def done() -> bool:
+            state = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"]
+            assert state != "failed", run
+            return state == "success"
+
+        airflow.wait_for(done, 120, f"run {run['dag_run_id']}")
+        ti = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/provision"
+        value = airflow.request("GET", f"{ti}/xcomEntries/return_value")["value"]
+        value = json.loads(value) if isinstance(value, str) else value
+        return [(o["id"], o["previous_vendor_status"], o["vendor_status"]) for o in value]
+
+    airflow.wait_for(lambda: polls() >= 2, 180, "the watcher's first polls")  # it has recorded the tenant
+    assert runs() == []  # orders already settled are not events
+    events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[0]["index"]})
+    (first,) = airflow.wait_for(runs, 120, "the first asset-triggered run")
+    assert orders_of(first) == [(live[0]["id"], "Processing", "Succeeded")]
+
+    time.sleep(8)  # the watermark is saved 5 s after the event (by then Airflow has stored the event)
+    airflow.stop_component("triggerer")
+    state_store = AIRFLOW_RELEASE >= (3, 3)
+    if state_store:  # a change while no triggerer runs is found when one is back
+        events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
+    before = polls()
+    airflow.start_component("triggerer")
+    airflow.wait_for(lambda: polls() >= before + 2, 180, "the watcher to poll again")
+    if not state_store:  # before 3.3 the watch starts again from now (README)
+        events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
+    airflow.wait_for(lambda: len(runs()) >= 2, 120, "the second asset-triggered run")
+    settled = polls()
+    airflow.wait_for(lambda: polls() >= settled + 3, 60, "three more polls")
+    first_again, second = runs()
+    assert first_again["dag_run_id"] == first["dag_run_id"]  # Succeeded for live[0] did not fire twice
+    assert orders_of(second) == [(live[1]["id"], "Processing", "Succeeded")]

@@ -1,0 +1,123 @@
+"""A real Airflow on loopback: api-server, scheduler, dag-processor and triggerer, each its own process.
+
+Used by the demo and the end-to-end tests. Each component is bound to 127.0.0.1 with its log server off
+(``airflow standalone`` would bind its log servers on every interface); SQLite and LocalExecutor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+COMPONENTS = {
+    "api-server": ["api-server", "--host", "127.0.0.1"],
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalAirflow:
+    """Airflow in ``home`` with the DAGs of ``dags``; :meth:`start` migrates the database and starts every
+    component, :meth:`stop` stops them. :meth:`request` calls the REST API as the admin user."""
+
+    def __init__(self, home: Path, env: dict[str, str], dags: str) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **env,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": dags,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.token = ""
+
+    def start(self) -> None:
+        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=self.env, check=True, capture_output=True,
+                       timeout=300)  # fmt: skip
+        for name in COMPONENTS:
+            self.start_component(name)
+        self.wait_for(
+            lambda: self.request("GET", "/api/v2/monitor/health", auth=False), 180, "the api-server"
+        )
+        password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[
+            "admin"
+        ]
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
+                                  auth=False)["access_token"]  # fmt: skip
+
+    def start_component(self, name: str) -> None:
+        """Start one component (its output goes to ``<home>/<name>.out``, appended)."""
+        args = [*COMPONENTS[name], *(["--port", str(self.port)] if name == "api-server" else [])]
+        with open(self.home / f"{name}.out", "ab") as log:
+            self.procs[name] = subprocess.Popen([str(BIN / "airflow"), *args], env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT)  # fmt: skip
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component as a deployment would (SIGTERM, then SIGKILL after 30 s)."""
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for name in list(self.procs):
+            self.stop_component(name)
+
+    def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as response:
+            payload = response.read()
+            return (
+                json.loads(payload) if payload and payload.strip()[:1] in (b"{", b"[") else payload.decode()
+            )
+
+    @staticmethod
+    def wait_for(check: Any, seconds: float, what: str) -> Any:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                result = check()
+                if result:
+                    return result
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.5)
