@@ -34,13 +34,16 @@ class Size:
     wait_poll: float = 10.0
     budget_seconds: float = 60.0
     import_repeats: int = 7
+    watchers: int = 50
+    watch_seconds: float = 40.0
+    watch_poll: float = 2.0
 
 
 FULL = Size()
 TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
             import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
-            budget_seconds=3.0)  # fmt: skip
+            budget_seconds=3.0, watchers=5, watch_seconds=4.0, watch_poll=0.5)  # fmt: skip
 
 TENANT = 1001
 
@@ -296,6 +299,41 @@ def waits(size: Size) -> list[Row]:
     return rows
 
 
+def watchers(size: Size) -> list[Row]:
+    """Event watchers of one Crayon tenant: one shared poll (Airflow 3.3) against one loop per watcher."""
+    import airflow
+
+    rows: list[Row] = []
+    title = (f"watchers: {size.watchers} OrderEventTriggers on one Crayon tenant (500 orders, 5 pages a poll), "
+             f"poll every {size.watch_poll:g} s")  # fmt: skip
+    try:
+        import airflow.triggers.shared_stream
+    except ImportError:
+        return [Row(title, Sample(f"shared streams need Airflow 3.3 (this is {airflow.__version__})", [0.0]))]
+    results = {}
+    with SandboxProcess(
+        "--orders", "500", "--live", "2", "--live-delay", "36000", "--request-log", "50000"
+    ) as sb:
+        for mode in ("alone", "shared"):
+            results[mode] = probe("watchers_probe", "--url", sb.url, "--mode", mode, "--count", str(size.watchers),
+                                  "--seconds", str(size.watch_seconds), "--poll", str(size.watch_poll))  # fmt: skip
+    for mode, label in (("alone", "one poll loop per watcher (Airflow < 3.3)"),
+                        ("shared", "provider, one shared stream (Airflow 3.3)")):  # fmt: skip
+        r = results[mode]
+        assert r["events_per_watcher"] == [1] and r["orders_per_event"] == [1], r  # each saw the change once
+        sample = Sample(f"{label}: sandbox requests per poll", [r["requests_per_poll"]], unit="requests",
+                        note=f"{r['requests']} requests in {size.watch_seconds:g} s, every watcher fired once")  # fmt: skip
+        if mode == "shared":
+            ratio = results["alone"]["requests_per_poll"] / r["requests_per_poll"]
+            ok = r["requests_per_poll"] <= 1.5 * 5
+            rows.append(
+                Row(title, sample, f"{ratio:.0f}x fewer", "one listing a poll (5 pages)", _verdict(ok))
+            )
+        else:
+            rows.append(Row(title, sample))
+    return rows
+
+
 def shared_budget(size: Size) -> list[Row]:
     """4 sync workers and 1 async poller list Granite at once, each process with the same credential."""
     import subprocess
@@ -394,5 +432,6 @@ SCENARIOS = {
     "triggerer": triggerer,
     "waits": waits,
     "shared-budget": shared_budget,
+    "watchers": watchers,
     "parse": parse_cost,
 }

@@ -26,7 +26,8 @@ def test_every_scenario_runs_at_tiny_size(tmp_path: Path) -> None:
     for scenario in ("throughput: 2,000 Crayon orders", "throughput: 2,000 Fleetio orders", "latency-bound: crayon",
                      "latency-bound: adobe_vip_marketplace", "latency-bound: emnify", "memory: stream",
                      "rate limit: Granite", "triggerer: OrderStateTriggers", "parse cost: import",
-                     "waits: 20 on one triggerer", "shared budget: 4 workers + 1 async poller"):  # fmt: skip
+                     "waits: 20 on one triggerer", "shared budget: 4 workers + 1 async poller",
+                     "watchers: 5 OrderEventTriggers on one Crayon tenant"):  # fmt: skip
         assert scenario in text, scenario
     for competitor in (
         "| raw |",
