@@ -77,7 +77,9 @@ def test_jsonl_file_holds_every_order_once(sbx: Sandbox, tmp_path: Path, vendor:
     assert list(target.parent.iterdir()) == [target]  # no temporary file left beside it
     (asset,) = op.outlets
     assert asset.uri == f"file://{target}"
-    assert ctx["outlet_events"][asset].extra == {"count": ORDERS, "format": "jsonl", "vendor": vendor}
+    no_window = {"created_since": None, "created_until": None}
+    assert ctx["outlet_events"][asset].extra == {"count": ORDERS, "format": "jsonl", "vendor": vendor,
+                                                 "window": no_window}  # fmt: skip
 
 
 def test_csv_holds_the_normalised_fields(sbx: Sandbox, tmp_path: Path) -> None:
@@ -175,11 +177,15 @@ def test_an_unknown_format_is_refused() -> None:
 
 
 def test_a_templated_output_path_is_recorded_through_an_asset_alias(sbx: Sandbox, tmp_path: Path) -> None:
-    op = ListOrdersOperator(task_id="t", conn_id="fleetio_default", filters={"max_orders": 2},
-                            output_path=f"file://{tmp_path}/{{{{ ds }}}}.jsonl")  # fmt: skip
+    op = ListOrdersOperator(task_id="t", conn_id="fleetio_default", output_path=f"file://{tmp_path}/{{{{ ds }}}}.jsonl",
+                            filters={"max_orders": 2, "created_since": "2025-12-30T00:00:00Z"})  # fmt: skip
     (alias,) = op.outlets
     assert alias.name == "orders:t"
     _, ctx = run(op, {"ds": "2026-01-01"})
+    window = {"created_since": "2025-12-30T00:00:00Z", "created_until": None}
     assert ctx["outlet_events"][alias].added == [
-        (f"file://{tmp_path}/2026-01-01.jsonl", {"count": 2, "format": "jsonl", "vendor": "fleetio"})
+        (
+            f"file://{tmp_path}/2026-01-01.jsonl",
+            {"count": 2, "format": "jsonl", "vendor": "fleetio", "window": window},
+        )
     ]
