@@ -362,3 +362,55 @@ def test_a_vendor_down_is_retried_and_the_change_made_meanwhile_still_fires(
     failed = [r for r in caplog.records if "the poll failed" in r.getMessage()]
     assert failed and all(r.levelno == logging.WARNING for r in failed)
     assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+# -- one poll loop for many watchers: Airflow 3.3's shared streams ----------------------------------------
+
+
+def test_watchers_of_one_scope_share_one_poll_and_each_applies_its_own_statuses(sbx: Sandbox) -> None:
+    """Through Airflow's own SharedStreamManager, as the 3.3 triggerer runs them."""
+    shared_stream = pytest.importorskip(
+        "airflow.triggers.shared_stream", reason="shared streams: Airflow 3.3+"
+    )
+    scope = {"customer_tenant_id": 2003}
+    statuses = [["completed"], ["failed"], ["completed", "failed"], []]
+    triggers = [OrderEventTrigger(conn_id="crayon_default", scope=scope, statuses=s, poll_interval=0.3, lookback=None)
+                for s in statuses]  # fmt: skip
+    other = OrderEventTrigger(conn_id="crayon_default", scope={"customer_tenant_id": 2004}, poll_interval=0.3,
+                              lookback=None)  # fmt: skip
+    assert len({t.shared_stream_key() for t in triggers}) == 1  # statuses are each watcher's own filter
+    assert other.shared_stream_key() != triggers[0].shared_stream_key()
+    live = sbx.apps["crayon"].live_orders("2003")
+    seen: list[list[dict[str, Any]]] = [[] for _ in triggers]
+
+    async def main() -> int:
+        manager = shared_stream.SharedStreamManager()
+
+        async def consume(i: int, trigger: OrderEventTrigger) -> None:
+            stream = manager.subscribe(trigger_id=i, trigger=trigger, key=trigger.shared_stream_key())
+            async for event in trigger.filter_shared_stream(stream):
+                seen[i].append(event.payload)
+
+        tasks = [asyncio.ensure_future(consume(i, t)) for i, t in enumerate(triggers)]
+        await asyncio.sleep(1.0)
+        before = len(first_pages(sbx))
+        # live[0] succeeds, live[2] fails (every fourth live order fails, from the third).
+        for rank in (0, 2):
+            control(sbx, "/settle", {"vendor": "crayon", "tenant": "2003", "index": live[rank]["index"]})
+        await asyncio.sleep(1.5)
+        during = len(first_pages(sbx)) - before
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await manager.stop_all()
+        return during
+
+    during = asyncio.run(main())
+    assert during <= 7  # ~5 polls in 1.5 s: one listing each for the four watchers together (alone: 20)
+    got = [sorted(o["vendor_status"] for e in s for o in e["orders"]) for s in seen]
+    assert got == [["Succeeded"], ["Failed"], ["Failed", "Succeeded"], ["Failed", "Succeeded"]]
+
+
+def first_pages(sbx: Sandbox) -> list[dict[str, Any]]:
+    """Crayon listings: their first pages."""
+    return [r for r in control(sbx, "/requests") if r["vendor"] == "crayon" and ["page", "1"] in r["query"]]

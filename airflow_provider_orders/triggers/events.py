@@ -196,6 +196,8 @@ class OrderEventTrigger(BaseEventTrigger):
 
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        log.info("orders watch of %s %s: one poll for every watcher of this scope (shared stream)",
+                 kwargs["conn_id"], kwargs.get("scope") or {})  # fmt: skip
         async for snapshot in poll_scope(kwargs):
             yield snapshot
 
