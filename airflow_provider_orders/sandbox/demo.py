@@ -5,7 +5,9 @@
 2. lists every order of every vendor through the hooks and prints a summary;
 3. runs the example DAGs with ``airflow dags test`` on SQLite (daily export of all five vendors,
    place-and-wait with a deferrable sensor, tenant fan-out with dynamic task mapping);
-4. prints where the files landed and what the sensor saw.
+4. prints where the files landed and what the sensor saw;
+5. starts a real Airflow (api-server, scheduler, dag-processor, triggerer) on loopback and shows the
+   event-driven DAG run when an order of the watched tenant settles.
 """
 
 from __future__ import annotations
@@ -118,7 +120,57 @@ def main(argv: list[str] | None = None) -> int:
                   f"{agents.get('python-httpx', 0)} polls of the tenant by the trigger until it completed")  # fmt: skip
         else:
             print("the place-and-wait DAG wrote no result; see its log above")
+
+        print("\n== 5. event-driven: a real Airflow runs orders_event_driven when a watched order settles")
+        failed += not event_driven(sandbox, env, home, args.dags)
         return 1 if failed else 0
+
+
+def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str) -> bool:
+    """Start Airflow's components, let the AssetWatcher's trigger record tenant 1003, restart the sandbox's
+    live orders (the newest is Processing again, then Succeeded 20 s later) and wait for the run it makes."""
+    from airflow_provider_orders.sandbox.local_airflow import LocalAirflow
+
+    dag_id, tenant = "orders_event_driven", "1003"
+    airflow = LocalAirflow(home, env, dags)
+    started = time.monotonic()
+
+    def watcher_polls() -> int:
+        """The listings of the tenant the watcher made (their first pages)."""
+        wanted = {("customerTenantId", tenant), ("page", "1")}
+        return sum(1 for r in list(sandbox.requests_seen)
+                   if r["vendor"] == "crayon" and wanted <= {tuple(q) for q in r["query"]})  # fmt: skip
+
+    try:
+        airflow.start()
+        airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 180, "the DAG")
+        airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        airflow.wait_for(lambda: watcher_polls() >= 2, 180, "the watcher's first polls")
+        print(f"Airflow up and the watcher polling Crayon tenant {tenant} after {time.monotonic() - started:.0f}s "
+              f"(logs: {home}/*.out)")  # fmt: skip
+        sandbox.reset()  # the newest order of the tenant: Processing now, Succeeded in 20 s
+        (live,) = sandbox.apps["crayon"].live_orders(tenant)
+        print(f"order {live['id']} is {live['state']}; it settles in {live['settles_after']:.0f}s")
+
+        def finished_run() -> dict[str, Any] | None:
+            runs = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+            done = [r for r in runs if r["state"] in ("success", "failed")]
+            return done[0] if done else None
+
+        run = airflow.wait_for(finished_run, 180, "the asset-triggered run")
+        ti = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/provision"
+        value = airflow.request("GET", f"{ti}/xcomEntries/return_value")["value"]
+        orders = json.loads(value) if isinstance(value, str) else value
+        print(f"run {run['dag_run_id']} ({run['run_type']}): {run['state']}")
+        for order in orders:
+            print(f"  Crayon order {order['id']}: {order['previous_vendor_status']} -> {order['vendor_status']}, "
+                  f"dedup_key {order['dedup_key']}")  # fmt: skip
+        return bool(run["state"] == "success" and [o["id"] for o in orders] == [live["id"]])
+    except AssertionError as exc:  # a wait timed out
+        print(f"event-driven: {exc}; see {home}/triggerer.out and scheduler.out")
+        return False
+    finally:
+        airflow.stop()
 
 
 def _final_state(log: str) -> str:

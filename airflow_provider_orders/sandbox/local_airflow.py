@@ -81,20 +81,18 @@ class LocalAirflow:
     def stop_component(self, name: str) -> None:
         """Stop one component as a deployment would (SIGTERM, then SIGKILL after 30 s)."""
         proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            proc.terminate()
+            _reap(proc)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
+        """Stop every component: SIGTERM to all at once (one each: a second forces an exit), then wait."""
+        procs = list(self.procs.values())
+        self.procs.clear()
+        for proc in procs:
             proc.terminate()
-        for name in list(self.procs):
-            self.stop_component(name)
+        for proc in procs:
+            _reap(proc)
 
     def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
         headers = {"Content-Type": "application/json"}
@@ -121,3 +119,11 @@ class LocalAirflow:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.5)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
