@@ -11,11 +11,7 @@ import subprocess
 import tempfile
 import time
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from airflow_provider_orders.sandbox.local_airflow import free_port
 
 
 class RedisServer:

@@ -31,6 +31,7 @@ from airflow_provider_orders.engine.budget import clear_budgets  # noqa: E402
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections  # noqa: E402
 from airflow_provider_orders.sandbox import SandboxProcess as BaseSandboxProcess  # noqa: E402
+from airflow_provider_orders.sandbox.local_airflow import free_port  # noqa: E402
 
 ORDERS = 230  # not a multiple of any page size used, so every listing ends on a short page
 
@@ -154,14 +155,6 @@ class SandboxProcess(BaseSandboxProcess):
     def connections_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         for conn_id, conn in sandbox_connections(self.url).items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
