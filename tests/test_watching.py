@@ -414,3 +414,13 @@ def test_watchers_of_one_scope_share_one_poll_and_each_applies_its_own_statuses(
 def first_pages(sbx: Sandbox) -> list[dict[str, Any]]:
     """Crayon listings: their first pages."""
     return [r for r in control(sbx, "/requests") if r["vendor"] == "crayon" and ["page", "1"] in r["query"]]
+
+
+def test_a_poll_with_many_changes_fires_them_in_bounded_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "MAX_ORDERS_PER_EVENT", 2)
+    created = T0 - timedelta(hours=1)
+    backfill = [order(str(i), "received_full", created=T0 + timedelta(minutes=i)) for i in range(5)]
+    fired = asyncio.run(all_events(watcher(StateStore(), since=created.isoformat()),
+                                   snap(*backfill, minute=10)))  # fmt: skip
+    assert [[o["id"] for o in e["orders"]] for e in fired] == [["0", "1"], ["2", "3"], ["4"]]
+    assert len({e["dedup_key"] for e in fired}) == 3 and all(len(e["dedup_key"]) == 32 for e in fired)

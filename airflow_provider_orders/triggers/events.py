@@ -15,7 +15,8 @@ Example::
     with DAG("provision", schedule=[orders_done]): ...
 
 Each event's payload is ``{"vendor", "conn_id", "scope", "polled_at", "dedup_key", "orders": [...]}``: one
-event per poll that found changes, with every changed order of that poll in ``orders`` (each with
+event per poll that found changes (one per :data:`MAX_ORDERS_PER_EVENT` orders), with the changed orders of
+that poll in ``orders`` (each with
 ``id``, ``status``, ``vendor_status``, ``previous_status``, ``change``, timestamps and ``dedup_key``; see
 :meth:`airflow_provider_orders.engine.watching.Change.to_event`). Airflow stores the payload in the asset
 event's ``extra["payload"]``; a DAG run may be triggered by several events, so read them all.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import logging
 import time
@@ -60,6 +62,9 @@ STATE_KEY = "airflow-provider-orders.watermark"
 #: seconds a watermark waits, after the poll that fired events, before it is saved: by then the
 #: triggerer has handed the events to the metadata database (it syncs about every second).
 COMMIT_DELAY = 5.0
+#: the most orders in one event: a poll that finds more (a backfill) fires several, so no asset event's
+#: extra grows without bound.
+MAX_ORDERS_PER_EVENT = 500
 #: the longest pause between polls after errors.
 MAX_BACKOFF = 600.0
 DEFAULT_LOOKBACK = timedelta(days=7).total_seconds()
@@ -316,7 +321,10 @@ class Watch:
             if changes:
                 log.info("orders watch of %s %s: %d orders changed: %s", t.conn_id, t.scope, len(changes),
                          ", ".join(f"{c.order.id} {c.order.vendor_status}" for c in changes[:20]))  # fmt: skip
-                yield TriggerEvent(self.payload(changes, snapshot.polled_at))
+                for start in range(0, len(changes), MAX_ORDERS_PER_EVENT):
+                    yield TriggerEvent(
+                        self.payload(changes[start : start + MAX_ORDERS_PER_EVENT], snapshot.polled_at)
+                    )
                 self.unsaved.append((time.monotonic() + COMMIT_DELAY, self.mark))
             else:
                 self.unsaved.append((time.monotonic(), self.mark))
@@ -329,7 +337,7 @@ class Watch:
             "conn_id": t.conn_id,
             "scope": dict(t.scope),
             "polled_at": polled_at.isoformat(),
-            "dedup_key": "|".join(o["dedup_key"] for o in orders),
+            "dedup_key": hashlib.sha256("|".join(o["dedup_key"] for o in orders).encode()).hexdigest()[:32],
             "orders": orders,
         }
 
