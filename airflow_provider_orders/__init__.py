@@ -31,9 +31,9 @@ def build_provider_info() -> dict[str, Any]:
     specs = all_specs()
     names = [spec.display_name for spec in specs]
 
-    def modules(layer: str) -> list[dict[str, Any]]:
-        path = f"airflow_provider_orders.{layer}.orders"
-        return [{"integration-name": name, "python-modules": [path]} for name in names]
+    def modules(layer: str, *names_in_layer: str) -> list[dict[str, Any]]:
+        paths = [f"airflow_provider_orders.{layer}.{module}" for module in names_in_layer or ("orders",)]
+        return [{"integration-name": name, "python-modules": paths} for name in names]
 
     return {
         "package-name": "airflow-provider-orders",
@@ -47,7 +47,7 @@ def build_provider_info() -> dict[str, Any]:
         ],
         "operators": modules("operators"),
         "sensors": modules("sensors"),
-        "triggers": modules("triggers"),
+        "triggers": modules("triggers", "orders", "events"),
         "connection-types": [
             {
                 "hook-class-name": spec.hook,
