@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_orders.sandbox import sandbox_connections, sandbox_env
-from tests.conftest import EXAMPLE_DAGS, SandboxProcess
+from tests.conftest import EXAMPLE_DAGS, SandboxProcess, needs_dag_test
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, needs_dag_test]
 
 pytest.importorskip("airflow.providers.openlineage", reason="the openlineage extra (in the test extra)")
 

@@ -424,3 +424,14 @@ def test_a_poll_with_many_changes_fires_them_in_bounded_events(monkeypatch: pyte
                                    snap(*backfill, minute=10)))  # fmt: skip
     assert [[o["id"] for o in e["orders"]] for e in fired] == [["0", "1"], ["2", "3"], ["4"]]
     assert len({e["dedup_key"] for e in fired}) == 3 and all(len(e["dedup_key"]) == 32 for e in fired)
+
+
+def test_arguments_still_encoded_by_airflow_3_2s_triggerer_are_decoded() -> None:
+    """Airflow 3.2 hands a watcher's trigger its dict kwargs as {"Encoding.VAR": ..., "Encoding.TYPE": "dict"}."""
+    encoded = {"Encoding.VAR": {"customer_tenant_id": 1003}, "Encoding.TYPE": "dict"}
+    labels = {"Encoding.VAR": ["brakes", "tyres"], "Encoding.TYPE": "tuple"}
+    crayon = OrderEventTrigger(conn_id="crayon_events", scope=encoded, poll_interval=2)
+    fleetio = OrderEventTrigger(conn_id="fleetio_events", labels=labels, poll_interval=2)
+    assert crayon.scope == {"customer_tenant_id": 1003}
+    assert crayon.serialize()[1]["scope"] == {"customer_tenant_id": 1003}
+    assert fleetio.serialize()[1]["labels"] == ("brakes", "tyres")

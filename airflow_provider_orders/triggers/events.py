@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_orders.compat import plain_trigger_kwarg
 from airflow_provider_orders.engine.watching import Watermark, observe, orders_by_id, status_filter
 from airflow_provider_orders.errors import InvalidFilterError, OrdersError
 
@@ -101,6 +102,7 @@ class OrderEventTrigger(BaseEventTrigger):
         **filters: Any,
     ) -> None:
         super().__init__()
+        scope, filters = plain_trigger_kwarg(scope), plain_trigger_kwarg(filters)
         self.conn_id = conn_id
         self.scope = dict(scope or {})
         self.statuses = (
