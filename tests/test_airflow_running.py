@@ -137,6 +137,20 @@ def test_the_export_dags_run_under_the_scheduler(
         for vendor in ("adobe_vip_marketplace", "granite_access_express", "emnify", "fleetio"):
             assert len((out / "2025-12-31" / f"{vendor}.jsonl").read_text().splitlines()) == 49, vendor
         assert (out / "2025-12-31" / "crayon.jsonl").read_text().strip()
+        # Each file's asset event carries the listing's facts.
+        events = airflow.request("GET", f"/api/v2/assets/events?source_dag_id={dag_id}&limit=100")[
+            "asset_events"
+        ]
+        extras = {e["extra"]["vendor"]: e["extra"] for e in events if e["source_run_id"] == run_id}
+        assert extras["fleetio"] == {"count": 49, "format": "jsonl", "vendor": "fleetio",
+                                     "window": "2025-12-31T00:00:00Z/2026-01-01T00:00:00Z"}  # fmt: skip
+        assert set(extras) == {
+            "crayon",
+            "adobe_vip_marketplace",
+            "granite_access_express",
+            "emnify",
+            "fleetio",
+        }
     else:
         lines = {t: (out / "tenants" / f"{t}.jsonl").read_text().splitlines() for t in (1001, 1002, 1003)}
         assert all(len(v) == 50 for v in lines.values()), {t: len(v) for t, v in lines.items()}

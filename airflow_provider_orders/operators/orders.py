@@ -215,8 +215,12 @@ def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
     chosen = filters.model_dump(
         mode="json", exclude_defaults=True, exclude={"page_size", "concurrency", "max_orders"}
     )
-    window = {k: chosen.get(k) for k in ("created_since", "created_until")}
-    query = "&".join(f"{k}={chosen[k]}" for k in sorted(chosen) if k not in window)
+    bounds = ("created_since", "created_until")
+    query = "&".join(f"{k}={chosen[k]}" for k in sorted(chosen) if k not in bounds)
+    # An ISO 8601 interval, ".." for an open end; a flat string (Airflow 3.0 cannot store a nested extra).
+    window = (
+        None if not any(chosen.get(k) for k in bounds) else "/".join(chosen.get(k) or ".." for k in bounds)
+    )
     return {
         "namespace": f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""),
         "name": f"{hook.conn_type}/orders" + (f"?{query}" if query else ""),

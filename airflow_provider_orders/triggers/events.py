@@ -256,7 +256,11 @@ async def poll_scope(
         started = time.monotonic()
         try:
             if hook is None:
-                hook = await aget_orders_hook(conn_id)
+                # The engine is built off the loop (it registers secrets with the masker: a synchronous
+                # call that Airflow 3.0 refuses on the triggerer's event loop); then hook.vendor is ready.
+                resolved = await aget_orders_hook(conn_id)
+                await resolved.aget_engine()
+                hook = resolved
             now = datetime.now(timezone.utc)
             window_start = None if lookback is None else now - timedelta(seconds=float(lookback))
             listing = dict(filters, created_since=window_start) if window_start else dict(filters)
