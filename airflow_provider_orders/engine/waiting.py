@@ -55,9 +55,9 @@ class StatusMatcher:
         return cls(
             vendor_class,
             natives(target),
-            _normalised(target),
+            normalised_statuses(target),
             natives(failure) if failure else frozenset(),
-            _normalised(failure),
+            normalised_statuses(failure),
         )
 
     def decide(self, order: Order) -> Outcome | None:
@@ -69,7 +69,8 @@ class StatusMatcher:
         return None
 
 
-def _normalised(values: Iterable[str]) -> frozenset[OrderStatus]:
+def normalised_statuses(values: Iterable[str]) -> frozenset[OrderStatus]:
+    """The normalised statuses among ``values`` (native ones are left to ``Vendor.native_statuses``)."""
     known = {s.value: s for s in OrderStatus}
     return frozenset(known[v.lower()] for v in values if v.lower() in known)
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_orders.models import Order, OrderStatus
+from airflow_provider_orders.engine.waiting import normalised_statuses
+from airflow_provider_orders.models import Order
 
 if TYPE_CHECKING:
     from airflow_provider_orders.vendors.base import Vendor
@@ -179,8 +180,7 @@ def status_filter(vendor_class: type[Vendor], statuses: Iterable[str]) -> Callab
     if not values:
         return lambda order: True
     natives = vendor_class.native_statuses(values)  # raises InvalidFilterError naming the vendor
-    known = {s.value: s for s in OrderStatus}
-    normalised = frozenset(known[v.lower()] for v in values if v.lower() in known)
+    normalised = normalised_statuses(values)
     return lambda order: order.vendor_status in natives or order.status in normalised
 
 

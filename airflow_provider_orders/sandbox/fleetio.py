@@ -30,6 +30,8 @@ from airflow_provider_orders.sandbox.store import OrderSet
 STATES = ("draft", "submitted_for_approval", "approved", "rejected", "purchased", "received_partial",
           "received_full", "closed")  # fmt: skip
 FILTER = re.compile(r"^filter\[(\w+)\]\[(\w+)\]$")
+#: The time filters the sandbox understands: created_at in both directions, updated_at from a time on.
+TIME_FILTERS = {("created_at", op) for op in ("gte", "gt", "lt", "lte")} | {("updated_at", "gte")}
 MOUNTAIN = timezone(timedelta(hours=-6))
 #: From this version on the list answers cursor pages with filters and sort applied.
 CURSOR_VERSION = "2024-03-15"
@@ -135,18 +137,16 @@ class FleetioApp(VendorApp):
                 continue
             field, op = m.groups()
             try:
-                if field == "created_at" and op in ("gte", "gt", "lt", "lte"):
+                if (field, op) in TIME_FILTERS:
                     when = datetime.fromisoformat(value.replace("Z", "+00:00"))
                     if when.tzinfo is None:
                         return bad_request(key, "needs a time zone")
-                    if op in ("gte", "gt"):
+                    if field == "updated_at":
+                        updated = when
+                    elif op in ("gte", "gt"):
                         since = when + (timedelta(microseconds=1) if op == "gt" else timedelta())
                     else:
                         until = when + (timedelta(microseconds=1) if op == "lte" else timedelta())
-                elif field == "updated_at" and op == "gte":
-                    updated = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                    if updated.tzinfo is None:
-                        return bad_request(key, "needs a time zone")
                 elif field == "state" and op == "include":
                     states = frozenset(value.split(","))
                     if not states <= set(STATES):

@@ -36,6 +36,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_orders.compat import plain_trigger_kwarg
+from airflow_provider_orders.engine.waiting import as_status_list
 from airflow_provider_orders.engine.watching import Watermark, observe, orders_by_id, status_filter
 from airflow_provider_orders.errors import InvalidFilterError, OrdersError
 
@@ -105,9 +107,7 @@ class OrderEventTrigger(BaseEventTrigger):
         scope, filters = plain_trigger_kwarg(scope), plain_trigger_kwarg(filters)
         self.conn_id = conn_id
         self.scope = dict(scope or {})
-        self.statuses = (
-            [statuses] if isinstance(statuses, str) else [str(getattr(s, "value", s)) for s in statuses or []]
-        )
+        self.statuses = as_status_list(statuses)
         self.poll_interval = float(poll_interval)
         self.lookback = lookback.total_seconds() if isinstance(lookback, timedelta) else lookback
         self.since = since.isoformat() if isinstance(since, datetime) else since
@@ -213,25 +213,15 @@ class OrderEventTrigger(BaseEventTrigger):
             yield event
 
 
+@dataclass(frozen=True)
 class Snapshot:
     """One complete listing of a scope's window (or, ``incremental``, of what changed in it since a cursor)."""
 
-    def __init__(
-        self,
-        vendor_class: type[Vendor],
-        orders: dict[str, Order],
-        polled_at: datetime,
-        window_start: datetime | None,
-        incremental: bool = False,
-    ) -> None:
-        self.vendor_class = vendor_class
-        self.orders = orders
-        self.polled_at = polled_at
-        self.window_start = window_start
-        self.incremental = incremental
-
-    def __repr__(self) -> str:
-        return f"Snapshot({len(self.orders)} orders at {self.polled_at.isoformat()})"
+    vendor_class: type[Vendor]
+    orders: dict[str, Order] = field(repr=False)
+    polled_at: datetime
+    window_start: datetime | None
+    incremental: bool = False
 
 
 async def poll_scope(
