@@ -58,11 +58,14 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'hook-name': 'Crayon Cloud-iQ',
                        'connection-type': 'crayon',
                        'conn-fields': {'client_id': {'label': 'Client ID',
-                                                     'schema': {'type': ['string', 'null']},
-                                                     'description': 'API client id from Cloud-iQ.'},
+                                                     'schema': {'type': 'string'},
+                                                     'description': "The API client's id, from Cloud-iQ "
+                                                                    '(Settings > API management).'},
                                        'client_secret': {'label': 'Client secret',
-                                                         'schema': {'type': ['string', 'null'],
-                                                                    'format': 'password'}},
+                                                         'schema': {'type': 'string', 'format': 'password'},
+                                                         'description': "The same API client's secret, "
+                                                                        'shown once when the client is '
+                                                                        'created.'},
                                        'timeout': {'label': 'Timeout (s)',
                                                    'schema': {'type': ['number', 'null'], 'default': 30},
                                                    'description': 'Seconds for the connect and for each '
@@ -88,7 +91,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                               'private network; the '
                                                                               'sandbox).'},
                                        'requests_per_minute': {'label': 'Requests per minute',
-                                                               'schema': {'type': ['number', 'null']},
+                                                               'schema': {'type': ['number', 'null'],
+                                                                          'default': 0},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
                                        'rate_budget': {'label': 'Rate budget shared by',
@@ -121,7 +125,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'API user password',
                                                              'login': 'API user name'},
-                                              'placeholders': {'host': 'https://api.crayon.com'}}},
+                                              'placeholders': {'host': 'empty: https://api.crayon.com '
+                                                                       '(production)'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook',
                        'hook-name': 'Adobe VIP Marketplace',
                        'connection-type': 'adobe_vip_marketplace',
@@ -167,7 +172,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                               'private network; the '
                                                                               'sandbox).'},
                                        'requests_per_minute': {'label': 'Requests per minute',
-                                                               'schema': {'type': ['number', 'null']},
+                                                               'schema': {'type': ['number', 'null'],
+                                                                          'default': 0},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
                                        'rate_budget': {'label': 'Rate budget shared by',
@@ -199,17 +205,27 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'Client secret',
-                                                             'login': 'Client ID (also sent as X-Api-Key)'},
-                                              'placeholders': {'host': 'https://partners.adobe.io'}}},
+                                                             'login': 'Client ID'},
+                                              'placeholders': {'host': 'empty: https://partners.adobe.io '
+                                                                       '(production)',
+                                                               'login': "the integration's client id (also "
+                                                                        'sent as X-Api-Key)'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.granite.GraniteAccessExpressHook',
                        'hook-name': 'Granite AccessExpress',
                        'connection-type': 'granite_access_express',
-                       'conn-fields': {'token_url': {'label': 'Token URL',
-                                                     'schema': {'type': ['string', 'null']},
-                                                     'description': 'OAuth2 token endpoint (required).'},
+                       'conn-fields': {'oauth_url': {'label': 'Token URL',
+                                                     'schema': {'type': 'string'},
+                                                     'description': "Your authorization server's OAuth2 "
+                                                                    'token endpoint, '
+                                                                    'https://.../oauth2/token (Granite '
+                                                                    'publishes none). Read from the extra '
+                                                                    'token_url too.'},
                                        'scope': {'label': 'Scope',
                                                  'schema': {'type': ['string', 'null'],
-                                                            'default': 'urn:grt:accessexpress'}},
+                                                            'default': 'urn:grt:accessexpress'},
+                                                 'description': 'The OAuth2 scope the token is asked for; '
+                                                                'keep the default unless Granite gave you '
+                                                                'another.'},
                                        'client_auth': {'label': 'Client authentication',
                                                        'schema': {'type': ['string', 'null'],
                                                                   'default': 'client_secret_basic'},
@@ -247,7 +263,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                               'private network; the '
                                                                               'sandbox).'},
                                        'requests_per_minute': {'label': 'Requests per minute',
-                                                               'schema': {'type': ['number', 'null']},
+                                                               'schema': {'type': ['number', 'null'],
+                                                                          'default': 60},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
                                        'rate_budget': {'label': 'Rate budget shared by',
@@ -277,11 +294,12 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
                        'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
-                                              'relabeling': {'host': 'API base URL',
+                                              'relabeling': {'host': 'API base URL (required)',
                                                              'password': 'Client secret',
                                                              'login': 'Client ID'},
-                                              'placeholders': {'host': 'https://api.example.com '
-                                                                       '(required)'}}},
+                                              'placeholders': {'host': 'required: https://... (Granite '
+                                                                       'AccessExpress has no public '
+                                                                       'production URL)'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.emnify.EmnifyHook',
                        'hook-name': 'emnify',
                        'connection-type': 'emnify',
@@ -289,15 +307,14 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                        'schema': {'type': ['string', 'null'],
                                                                   'default': '/api/v1/shop/order'},
                                                        'description': 'List path of the shop API.'},
-                                       'token_cache': {'label': 'Token cache',
-                                                       'schema': {'type': ['string', 'null'],
-                                                                  'default': 'file'},
-                                                       'description': 'file: processes on one machine '
-                                                                      'share the auth_token until it '
-                                                                      'expires (emnify allows 100 '
-                                                                      'authentications per 5 minutes per '
-                                                                      'IP); memory: each process '
-                                                                      'authenticates.'},
+                                       'auth_cache': {'label': 'Auth token cache',
+                                                      'schema': {'type': ['string', 'null'],
+                                                                 'default': 'file'},
+                                                      'description': 'file: processes on one machine share '
+                                                                     'the auth_token until it expires '
+                                                                     '(emnify allows 100 authentications '
+                                                                     'per 5 minutes per IP); memory: each '
+                                                                     'process authenticates.'},
                                        'timeout': {'label': 'Timeout (s)',
                                                    'schema': {'type': ['number', 'null'], 'default': 30},
                                                    'description': 'Seconds for the connect and for each '
@@ -323,7 +340,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                               'private network; the '
                                                                               'sandbox).'},
                                        'requests_per_minute': {'label': 'Requests per minute',
-                                                               'schema': {'type': ['number', 'null']},
+                                                               'schema': {'type': ['number', 'null'],
+                                                                          'default': 0},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
                                        'rate_budget': {'label': 'Rate budget shared by',
@@ -355,13 +373,17 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'Application token'},
-                                              'placeholders': {'host': 'https://cdn.emnify.net'}}},
+                                              'placeholders': {'host': 'empty: https://cdn.emnify.net '
+                                                                       '(production)'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.fleetio.FleetioHook',
                        'hook-name': 'Fleetio',
                        'connection-type': 'fleetio',
                        'conn-fields': {'account_token': {'label': 'Account token',
-                                                         'schema': {'type': ['string', 'null'],
-                                                                    'format': 'password'}},
+                                                         'schema': {'type': 'string', 'format': 'password'},
+                                                         'description': 'Identifies the Fleetio account to '
+                                                                        'read (Account Settings > API keys '
+                                                                        'lists it beside the key); sent as '
+                                                                        'Account-Token.'},
                                        'api_version': {'label': 'API version',
                                                        'schema': {'type': ['string', 'null'],
                                                                   'default': '2024-03-15'},
@@ -400,7 +422,8 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                               'private network; the '
                                                                               'sandbox).'},
                                        'requests_per_minute': {'label': 'Requests per minute',
-                                                               'schema': {'type': ['number', 'null']},
+                                                               'schema': {'type': ['number', 'null'],
+                                                                          'default': 0},
                                                                'description': 'Client-side rate limit; 0 '
                                                                               'turns it off.'},
                                        'rate_budget': {'label': 'Rate budget shared by',
@@ -431,5 +454,6 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                       'total is known.'}},
                        'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
                                               'relabeling': {'host': 'API base URL', 'password': 'API key'},
-                                              'placeholders': {'host': 'https://secure.fleetio.com'}}}]}
+                                              'placeholders': {'host': 'empty: https://secure.fleetio.com '
+                                                                       '(production)'}}}]}
 # fmt: on

@@ -36,11 +36,19 @@ class OrdersError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        parts = [p for p in (self.vendor, f"HTTP {self.status}" if self.status else None) if p]
+        # ``crayon HTTP 401 (code invalid_client): …``: no square brackets, which rich (Airflow's CLI)
+        # would read as markup and drop.
+        return self.describe(with_vendor=True)
+
+    def describe(self, *, with_vendor: bool = True) -> str:
+        """The message after ``<vendor> HTTP <status> (code <code>):``; ``with_vendor=False`` leaves the
+        vendor out (where the reader already sees it, as in a connection test)."""
+        parts = [f"HTTP {self.status}"] if self.status else []
         if self.code:
-            parts.append(f"code {self.code}")
-        prefix = f"[{', '.join(parts)}] " if parts else ""
-        return prefix + self.message
+            parts.append(f"(code {self.code})")
+        if with_vendor and self.vendor:
+            parts.insert(0, self.vendor)
+        return f"{' '.join(parts)}: {self.message}" if parts else self.message
 
     def __repr__(self) -> str:
         return (

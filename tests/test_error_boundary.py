@@ -24,7 +24,7 @@ WRONG_TOKEN = "wrong-application-token-4f9a"
 # case -> (sandbox fault, Airflow exception, [vendor, http_status, code, error_type, retryable], tries, in cause)
 CASES: dict[str, tuple[dict[str, Any] | None, str, list[Any], int, str]] = {
     "connection": (None, "OrdersTaskFailed", ["fleetio", None, None, "ConnectionConfigError", False], 1,
-                   "unknown connection 'colour'"),
+                   "unknown setting 'colour'"),
     "filter": (None, "OrdersTaskFailed", ["fleetio", None, None, "InvalidFilterError", False], 1,
                "filter 'created_since'"),
     "credentials": (None, "OrdersTaskFailed", ["emnify", 401, "1102", "AuthenticationError", False], 1,

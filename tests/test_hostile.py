@@ -225,7 +225,7 @@ def test_a_read_timeout_in_the_middle_of_a_body_is_a_timeout(monkeypatch: pytest
         monkeypatch.setenv(
             "AIRFLOW_CONN_FLEETIO_DEFAULT", connection("fleetio", server.url, timeout=1, max_retries=0)
         )
-        with pytest.raises(VendorUnavailableError, match=r"^\[fleetio\] timeout error on GET"):
+        with pytest.raises(VendorUnavailableError, match=r"^fleetio: timeout error on GET"):
             get_orders_hook("fleetio_default").list_orders()
 
 

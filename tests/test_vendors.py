@@ -240,7 +240,7 @@ def test_adobe_error_body_gives_code_and_message() -> None:
 
 
 def test_granite_token_url_is_required() -> None:
-    with pytest.raises(ConnectionConfigError, match="token_url"):
+    with pytest.raises(ConnectionConfigError, match="oauth_url"):
         GraniteAccessExpress.parse_settings(
             "g", {"host": "https://api.example", "login": "a", "password": "b"}
         )
@@ -500,7 +500,7 @@ def test_normalised_status_expands_to_every_native_state() -> None:
 
 
 def test_unknown_extra_is_refused_not_turned_into_a_header() -> None:
-    with pytest.raises(ConnectionConfigError, match=r"unknown connection 'x_custom_header'"):
+    with pytest.raises(ConnectionConfigError, match=r"unknown setting 'x_custom_header'"):
         make(Emnify, x_custom_header="1")
 
 

@@ -209,9 +209,10 @@ class OrdersEngine:
                 call_headers = vendor.per_call_headers()
             if request.kind == "token" and vendor.token_refused(response):
                 code, message = vendor.read_error(response)
+                said = f": {message.rstrip('.')}" if message not in (code, f"HTTP {status}") else ""
                 raise AuthenticationError(
-                    f"the token endpoint refused the credentials of connection {self.settings.conn_id!r}: "
-                    f"{message}. {vendor.token_refused_hint(code)}",
+                    f"the token endpoint refused the credentials of {self.settings.named}{said}. "
+                    f"{vendor.token_refused_hint(code)}",
                     vendor=self.name,
                     status=status,
                     code=code,
@@ -267,8 +268,8 @@ class OrdersEngine:
             )
         if status in (401, 403):
             return AuthenticationError(
-                f"{where}: the vendor refused the credentials of connection {self.settings.conn_id!r}: "
-                f"{message}",
+                f"{where}: the vendor refused the credentials of {self.settings.named}: {message.rstrip('.')}. "
+                f"{self.vendor.api_refused_hint(status, code)}",
                 vendor=self.name,
                 status=status,
                 code=code,
@@ -367,6 +368,24 @@ class OrdersEngine:
             except VendorApiError as exc:
                 if exc.status is None or not self.vendor.probe_accepts(exc.status):
                     raise
+            except AuthenticationError as exc:
+                check = self.vendor.credential_check()
+                if check is None or exc.status != 401:
+                    raise
+                # One more request tells which credential was refused (Fleetio: the API key alone).
+                answer: HttpResponse | OrdersError
+                try:
+                    answer = yield from self.call(check)
+                except OrdersError as failure:
+                    answer = failure
+                where = exc.message.split(": ", 1)[0]
+                raise AuthenticationError(
+                    f"{where}: the vendor refused the credentials of {self.settings.named}. "
+                    f"{self.vendor.explain_refusal(answer)}.",
+                    vendor=exc.vendor,
+                    status=exc.status,
+                    code=exc.code,
+                ) from None
         return f"Connected to {self.vendor.display_name} at {self.settings.host}"
 
 

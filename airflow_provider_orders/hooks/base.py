@@ -21,16 +21,19 @@ if TYPE_CHECKING:
     from airflow_provider_orders.vendors.filters import OrderFilters
 
 
-def redis_options(vendor: str, conn_id: str, redis_conn_id: str) -> dict[str, Any]:
+def redis_options(vendor: str, named: str, redis_conn_id: str) -> dict[str, Any]:
     """Airflow's Redis connection (host, port, login, password, extra ``db`` and ``ssl``, as the Redis
-    provider reads them) as ``redis.Redis`` keywords; a clear error when it or the client is missing."""
+    provider reads them) as ``redis.Redis`` keywords; a clear error when it or the client is missing.
+
+    :param named: the orders connection as messages name it (``connection 'x'``).
+    """
     from airflow_provider_orders.errors import ConnectionConfigError
 
     try:
         import redis  # noqa: F401
     except ImportError:
         raise ConnectionConfigError(
-            f"connection {conn_id!r} shares its rate budget through Redis, but the redis client is not "
+            f"{named} shares its rate budget through Redis, but the redis client is not "
             "installed: pip install 'airflow-provider-orders[redis]', or set rate_budget to machine",
             vendor=vendor,
         ) from None
@@ -38,7 +41,7 @@ def redis_options(vendor: str, conn_id: str, redis_conn_id: str) -> dict[str, An
         conn = BaseHook.get_connection(redis_conn_id)
     except Exception as exc:
         raise ConnectionConfigError(
-            f"connection {conn_id!r} shares its rate budget through the Redis connection "
+            f"{named} shares its rate budget through the Redis connection "
             f"{redis_conn_id!r}, which Airflow cannot find ({type(exc).__name__}); create it (type redis) "
             "or set rate_budget to machine",
             vendor=vendor,
@@ -88,6 +91,7 @@ class OrdersHook(BaseHook):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
         self._connection = connection
+        self._name_connection = True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -101,7 +105,10 @@ class OrdersHook(BaseHook):
 
         if self._connection is None:
             self._connection = self.get_connection(self.conn_id)
-        return self.vendor_class(settings_from_connection(self.vendor_class, self._connection))
+        settings = settings_from_connection(
+            self.vendor_class, self._connection, name_it=self._name_connection
+        )
+        return self.vendor_class(settings)
 
     @cached_property
     def engine(self) -> OrdersEngine:
@@ -116,7 +123,7 @@ class OrdersHook(BaseHook):
         settings = self.vendor.settings
         if settings.rate_budget != "redis":
             return None
-        return redis_options(self.vendor_class.conn_type, self.conn_id, settings.redis_conn_id)
+        return redis_options(self.vendor_class.conn_type, settings.named, settings.redis_conn_id)
 
     def get_conn(self) -> OrdersEngine:
         """The engine bound to this connection (Airflow's ``get_conn`` convention)."""
@@ -170,16 +177,30 @@ class OrdersHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate against the vendor and make one cheap API call; ``(False, message)`` names the host
-        and never contains a secret."""
+        and which credential the vendor refused where its answer tells, and never contains a secret.
+
+        Messages say "the connection", not its id: Airflow's Test button and ``airflow connections test``
+        try a copy of the connection under a random id.
+        """
+        self._unnamed()
         try:
             return True, self._sync.run(self.engine.test_connection())
         except Exception as exc:
             return False, self._failed(exc)
 
+    def _unnamed(self) -> None:
+        if "vendor" not in self.__dict__:
+            self._name_connection = False
+
     def _failed(self, exc: Exception) -> str:
-        text = str(exc) if isinstance(exc, OrdersError) else f"{type(exc).__name__}: {exc}"
+        text = (
+            exc.describe(with_vendor=False)
+            if isinstance(exc, OrdersError)
+            else f"{type(exc).__name__}: {exc}"
+        )
         host = self.vendor.settings.host if "vendor" in self.__dict__ else None
-        return f"{self.vendor_class.display_name} at {host}: {text}" if host else text
+        where = f"{self.vendor_class.display_name} at {host}" if host else self.vendor_class.display_name
+        return f"{where}: {text}"
 
     # -- async (triggers) ------------------------------------------------------------------------
 
@@ -231,6 +252,7 @@ class OrdersHook(BaseHook):
 
     async def atest_connection(self) -> tuple[bool, str]:
         """:meth:`test_connection` on the event loop."""
+        self._unnamed()
         try:
             engine = await self.aget_engine()
             return True, await self._async.run(engine.test_connection())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_orders.vendors.base import Vendor
+    from airflow_provider_orders.vendors.settings import ConnectionField
 
 
 def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
@@ -21,7 +22,12 @@ def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False
         relabeling["login"] = vendor_class.login_label
     else:
         hidden.append("login")
-    placeholders = {"host": vendor_class.default_host or "https://api.example.com (required)"}
+    if vendor_class.default_host:
+        host = f"empty: {vendor_class.default_host} (production)"
+    else:
+        host = f"required: https://... ({vendor_class.display_name} has no public production URL)"
+        relabeling["host"] = "API base URL (required)"
+    placeholders = {"host": host, **vendor_class.form_placeholders}
     if python_style:
         return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
     return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
@@ -31,9 +37,11 @@ def conn_fields(vendor_class: type[Vendor]) -> dict[str, Any]:
     """``conn-fields`` metadata (JSON schema per extra) for the Airflow 3 connection form."""
     out: dict[str, Any] = {}
     for f in vendor_class.connection_fields:
-        schema: dict[str, Any] = {"type": [f.type, "null"]}
-        if f.default is not None:
-            schema["default"] = f.default
+        # The Airflow 3 UI marks a field required, and will not save without it, when null is not allowed.
+        schema: dict[str, Any] = {"type": f.type if f.required else [f.type, "null"]}
+        default = field_default(vendor_class, f)
+        if default is not None:
+            schema["default"] = default
         if f.sensitive:
             schema["format"] = "password"
         entry: dict[str, Any] = {"label": f.label, "schema": schema}
@@ -41,6 +49,13 @@ def conn_fields(vendor_class: type[Vendor]) -> dict[str, Any]:
             entry["description"] = f.description
         out[f.name] = entry
     return out
+
+
+def field_default(vendor_class: type[Vendor], f: ConnectionField) -> Any:
+    """The default the form shows: the field's, or the vendor's where it has its own (Granite's rate)."""
+    if f.name == "requests_per_minute":
+        return vendor_class.settings_model.DEFAULT_REQUESTS_PER_MINUTE
+    return f.default
 
 
 def form_widgets(vendor_class: type[Vendor]) -> dict[str, Any]:

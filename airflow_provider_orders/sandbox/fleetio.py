@@ -74,6 +74,8 @@ class FleetioApp(VendorApp):
 
     def handle(self, request: Request) -> Response:
         h = request.headers
+        if re.fullmatch(r"/api/v1/accounts/?", request.path) and request.method == "GET":
+            return self.accounts(request)
         if (
             h.get("authorization") != f"Token {CREDENTIALS['api_key']}"
             or h.get("account-token") != CREDENTIALS["account_token"]
@@ -97,6 +99,22 @@ class FleetioApp(VendorApp):
         if version < CURSOR_VERSION:
             return self.list_numbered(request, store)
         return self.list_orders(request, store)
+
+    def accounts(self, request: Request) -> Response:
+        """``GET /api/v1/accounts``: the API key's accounts, with their tokens; no Account-Token needed."""
+        if request.headers.get("authorization") != f"Token {CREDENTIALS['api_key']}":
+            return problem(401, "Unauthorized", "Request could not be authenticated")
+        account = {
+            "id": 1,
+            "name": "Sandbox Fleet",
+            "user_type": "admin",
+            "token": CREDENTIALS["account_token"],
+        }
+        version = request.headers.get("x-api-version") or KEY_VERSION
+        if version < CURSOR_VERSION:
+            return Response(200, [account])
+        return Response(200, {"start_cursor": None, "next_cursor": None, "per_page": 50,
+                              "estimated_remaining_count": 1, "records": [account]})  # fmt: skip
 
     def list_numbered(self, request: Request, store: OrderSet) -> Response:
         """The answer of versions before 2024-03-15: every order, newest first, 100 a page."""

@@ -112,7 +112,7 @@ class GraniteApp(VendorApp):
     def connection(cls, base_url: str, sandbox_url: str, config: SandboxConfig) -> dict[str, Any]:
         c = cls.credentials
         return {"host": base_url, "login": c["client_id"], "password": c["client_secret"],
-                "extra": {"token_url": f"{sandbox_url}/{GraniteAuthApp.prefix}/oauth2/token",
+                "extra": {"oauth_url": f"{sandbox_url}/{GraniteAuthApp.prefix}/oauth2/token",
                           "client_auth": config.granite_client_auth}}  # fmt: skip
 
     def handle(self, request: Request) -> Response:

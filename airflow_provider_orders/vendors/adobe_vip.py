@@ -121,7 +121,8 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         "1024": OrderStatus.FAILED,
         "1026": OrderStatus.FAILED,
     }
-    login_label = "Client ID (also sent as X-Api-Key)"
+    login_label = "Client ID"
+    form_placeholders = {"login": "the integration's client id (also sent as X-Api-Key)"}
     password_label = "Client secret"
     connection_fields = (
         ConnectionField(

@@ -16,13 +16,18 @@ from urllib.parse import quote_plus
 
 from pydantic import SecretStr, ValidationError
 
-from airflow_provider_orders.errors import ConnectionConfigError, InvalidFilterError, VendorApiError
+from airflow_provider_orders.errors import (
+    ConnectionConfigError,
+    InvalidFilterError,
+    OrdersError,
+    VendorApiError,
+)
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.filters import OrderFilters, describe, describe_errors
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.parsing import generic_error
-from airflow_provider_orders.vendors.settings import ConnectionField, ConnectionSettings
+from airflow_provider_orders.vendors.settings import ConnectionField, ConnectionSettings, connection_named
 
 
 class Vendor(ABC):
@@ -42,6 +47,8 @@ class Vendor(ABC):
     #: Other spellings of native states accepted in filters (Crayon's filter enum says ``Successful``).
     STATUS_ALIASES: ClassVar[dict[str, str]] = {}
     connection_fields: ClassVar[tuple[ConnectionField, ...]] = ()
+    #: Placeholders of the form's standard fields besides the host (``login``, ``password``).
+    form_placeholders: ClassVar[dict[str, str]] = {}
     login_label: ClassVar[str | None] = None
     password_label: ClassVar[str] = "Password"
     #: Keys in ``get_order`` scope, for example ``customer_id``.
@@ -65,13 +72,13 @@ class Vendor(ABC):
     # -- settings and filters ----------------------------------------------------------------
 
     @classmethod
-    def parse_settings(cls, conn_id: str, values: dict[str, Any]) -> ConnectionSettings:
+    def parse_settings(cls, conn_id: str | None, values: dict[str, Any]) -> ConnectionSettings:
         """Validate connection values into settings, or raise :class:`ConnectionConfigError`."""
         try:
             return cls.settings_model(conn_id=conn_id, **values)
         except ValidationError as exc:
             raise ConnectionConfigError(
-                f"connection {conn_id!r} is invalid: {describe(exc, where='connection')}",
+                f"{connection_named(conn_id)} is invalid: {describe(exc, where='setting')}",
                 vendor=cls.conn_type,
             ) from None
 
@@ -155,7 +162,39 @@ class Vendor(ABC):
 
     def token_refused_hint(self, code: str | None) -> str:
         """What to check when the token endpoint refused the credentials (``code``: its error code)."""
-        return "Check the connection's login, password and secrets."
+        return self.check_credentials_hint()
+
+    def api_refused_hint(self, status: int, code: str | None) -> str:
+        """What to check when an API call was answered 401 or 403."""
+        if status == 403:
+            return (
+                "The credentials were accepted but may not do this: check the permissions of the "
+                f"{self.display_name} user or app they belong to."
+            )
+        return self.check_credentials_hint()
+
+    @classmethod
+    def credential_labels(cls) -> list[str]:
+        """The form labels of every credential of this vendor's connection."""
+        labels = [cls.login_label] if cls.login_label else []
+        labels.append(cls.password_label)
+        labels += [f.label for f in cls.connection_fields if f.sensitive or f.credential]
+        return labels
+
+    @classmethod
+    def check_credentials_hint(cls) -> str:
+        labels = cls.credential_labels()
+        listed = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+        return f"Check the connection's {listed}."
+
+    def credential_check(self) -> HttpRequest | None:
+        """A request that tells which credential the vendor refused, sent by ``test_connection`` after an
+        API call was refused; ``None`` where no endpoint can tell (see :meth:`explain_refusal`)."""
+        return None
+
+    def explain_refusal(self, answer: HttpResponse | OrdersError) -> str:
+        """Which credential was refused, from the answer to :meth:`credential_check` (or its error)."""
+        return self.check_credentials_hint()
 
     def token_refused(self, response: HttpResponse) -> bool:
         """Whether a token endpoint answer means the credentials are wrong (never retried)."""

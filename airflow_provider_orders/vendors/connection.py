@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from airflow_provider_orders.errors import ConnectionConfigError
 from airflow_provider_orders.vendors.base import Vendor
-from airflow_provider_orders.vendors.settings import ConnectionSettings
+from airflow_provider_orders.vendors.settings import ConnectionSettings, connection_named
 
 
 class ConnectionLike(Protocol):
@@ -21,7 +21,9 @@ class ConnectionLike(Protocol):
     def extra_dejson(self) -> dict[str, Any]: ...
 
 
-def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -> ConnectionSettings:
+def settings_from_connection(
+    vendor_class: type[Vendor], conn: ConnectionLike, *, name_it: bool = True
+) -> ConnectionSettings:
     """Validate an Airflow connection for ``vendor_class``.
 
     ``host`` defaults to the vendor's production URL; a host without a scheme gets the connection's
@@ -29,8 +31,12 @@ def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -
     ``extra__<conn_type>__`` prefix; empty strings (what an untouched form field saves) count as unset.
     Unknown extras raise :class:`~airflow_provider_orders.errors.ConnectionConfigError`: they are never
     turned into headers.
+
+    :param name_it: name the connection by its id in messages; ``False`` for Airflow's connection test,
+        which reads a copy of the connection under a random id.
     """
-    values: dict[str, Any] = {"host": _base_url(vendor_class, conn)}
+    conn_id = (conn.conn_id or None) if name_it else None
+    values: dict[str, Any] = {"host": _base_url(vendor_class, conn, conn_id)}
     if conn.login:
         values["login"] = conn.login
     if conn.password:
@@ -39,7 +45,7 @@ def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -
     extras = conn.extra_dejson or {}
     if not isinstance(extras, dict):
         raise ConnectionConfigError(
-            f"connection {conn.conn_id!r} has an extra that is a JSON {type(extras).__name__}, not an object; "
+            f"{connection_named(conn_id)} has an extra that is a JSON {type(extras).__name__}, not an object; "
             'write it as {"name": value, ...}',
             vendor=vendor_class.conn_type,
         )
@@ -48,15 +54,15 @@ def settings_from_connection(vendor_class: type[Vendor], conn: ConnectionLike) -
         if value is None or (isinstance(value, str) and value.strip() == ""):
             continue
         values[name] = value
-    return vendor_class.parse_settings(conn.conn_id or "(none)", values)
+    return vendor_class.parse_settings(conn_id, values)
 
 
-def _base_url(vendor_class: type[Vendor], conn: ConnectionLike) -> str:
+def _base_url(vendor_class: type[Vendor], conn: ConnectionLike, conn_id: str | None) -> str:
     host = (conn.host or "").strip()
     if not host:
         if not vendor_class.default_host:
             raise ConnectionConfigError(
-                f"connection {conn.conn_id!r} has no host, and {vendor_class.display_name} publishes no production "
+                f"{connection_named(conn_id)} has no host, and {vendor_class.display_name} publishes no production "
                 "URL to default to; set the host to your API base URL",
                 vendor=vendor_class.conn_type,
             )

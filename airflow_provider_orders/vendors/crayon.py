@@ -78,8 +78,20 @@ class Crayon(Vendor):
     login_label = "API user name"
     password_label = "API user password"
     connection_fields = (
-        ConnectionField("client_id", "Client ID", description="API client id from Cloud-iQ."),
-        ConnectionField("client_secret", "Client secret", sensitive=True),
+        ConnectionField(
+            "client_id",
+            "Client ID",
+            description="The API client's id, from Cloud-iQ (Settings > API management).",
+            required=True,
+            credential=True,
+        ),
+        ConnectionField(
+            "client_secret",
+            "Client secret",
+            description="The same API client's secret, shown once when the client is created.",
+            sensitive=True,
+            required=True,
+        ),
         *COMMON_FIELDS,
     )
     scope_fields = ("customer_tenant_id",)
@@ -124,6 +136,14 @@ class Crayon(Vendor):
             )
         expires = body.get("ExpiresIn")
         return Token(str(body["AccessToken"]), float(expires) if expires else 3600.0)
+
+    def token_refused_hint(self, code: str | None) -> str:
+        # OAuth2's codes tell the two pairs apart: the client (Basic header) and the API user (form).
+        if code == "invalid_client":
+            return "Crayon refused the Client ID or Client secret (the extras); the API user was not checked."
+        if code == "invalid_grant":
+            return "Crayon accepted the client but refused the API user name or API user password."
+        return super().token_refused_hint(code)
 
     def token_refused(self, response: HttpResponse) -> bool:
         if super().token_refused(response):
@@ -236,6 +256,9 @@ class Crayon(Vendor):
             body = response.json()
         except ValueError:
             return super().read_error(response)
+        if isinstance(body, dict) and isinstance(body.get("Error"), str) and body["Error"]:
+            # The token endpoint: {"Error": "invalid_grant"} (OAuth2's error code, capitalised).
+            return body["Error"], str(body.get("ErrorDescription") or body["Error"])
         if isinstance(body, dict) and ("ErrorCode" in body or "Message" in body):
             return (str(body["ErrorCode"]) if body.get("ErrorCode") else None), str(
                 body.get("Message") or f"HTTP {response.status}"

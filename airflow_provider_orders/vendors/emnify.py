@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from airflow_provider_orders.errors import VendorApiError
 from airflow_provider_orders.models import Order, OrderStatus
@@ -55,7 +55,11 @@ class EmnifySettings(ConnectionSettings):
     #: ``file``: every process of this user on this machine reuses one auth_token until it expires
     #: (``POST /api/v1/authenticate`` is limited to 100 calls per 5 minutes per IP); ``memory``: each
     #: process authenticates for itself.
-    token_cache: Literal["file", "memory"] = "file"
+    #: Named so that Airflow does not mask it (it masks any extra whose name holds "token");
+    #: ``token_cache``, its first name, is still read.
+    auth_cache: Literal["file", "memory"] = Field(
+        default="file", validation_alias=AliasChoices("auth_cache", "token_cache")
+    )
 
     @field_validator("orders_path")
     @classmethod
@@ -88,8 +92,8 @@ class Emnify(Vendor):
             default=DEFAULT_ORDERS_PATH,
         ),
         ConnectionField(
-            "token_cache",
-            "Token cache",
+            "auth_cache",
+            "Auth token cache",
             description="file: processes on one machine share the auth_token until it expires (emnify "
             "allows 100 authentications per 5 minutes per IP); memory: each process authenticates.",
             default="file",
@@ -116,7 +120,7 @@ class Emnify(Vendor):
         return Token(token, _jwt_lifetime(token) or TOKEN_LIFETIME)
 
     def shares_token_between_processes(self) -> bool:
-        return self.settings.token_cache == "file"
+        return self.settings.auth_cache == "file"
 
     def auth_headers(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

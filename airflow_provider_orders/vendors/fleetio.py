@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 
-from airflow_provider_orders.errors import InvalidFilterError
+from airflow_provider_orders.errors import InvalidFilterError, OrdersError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.filters import OrderFilters
@@ -34,6 +34,7 @@ from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionFi
 from airflow_provider_orders.vendors.spec import VendorSpec
 
 LIST_PATH = "/api/v1/purchase_orders"
+ACCOUNTS_PATH = "/api/v1/accounts"
 #: The first version whose purchase-order reference documents cursors, filters and sort (and the
 #: newest this provider's reading of the reference has checked).
 CURSOR_API_VERSION = "2024-03-15"
@@ -109,7 +110,14 @@ class Fleetio(Vendor):
     }
     password_label = "API key"
     connection_fields = (
-        ConnectionField("account_token", "Account token", sensitive=True),
+        ConnectionField(
+            "account_token",
+            "Account token",
+            description="Identifies the Fleetio account to read (Account Settings > API keys lists it beside "
+            "the key); sent as Account-Token.",
+            sensitive=True,
+            required=True,
+        ),
         ConnectionField(
             "api_version",
             "API version",
@@ -135,6 +143,42 @@ class Fleetio(Vendor):
 
     def request_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "X-Api-Version": self.settings.api_version}
+
+    def api_refused_hint(self, status: int, code: str | None) -> str:
+        if status == 401:
+            return (
+                "Fleetio answers 401 for a wrong API key and for a wrong account token alike: "
+                "`airflow connections test <conn id>` tells which."
+            )
+        return super().api_refused_hint(status, code)
+
+    def credential_check(self) -> HttpRequest:
+        # GET /api/v1/accounts needs the API key only (no Account-Token) and lists the key's accounts
+        # with their tokens: it tells a wrong key from a wrong account token.
+        s = self.settings
+        return HttpRequest(
+            "GET",
+            ACCOUNTS_PATH,
+            headers={"Authorization": f"Token {s.secret(s.password)}"},
+            authenticated=False,
+        )
+
+    def explain_refusal(self, answer: HttpResponse | OrdersError) -> str:
+        if isinstance(answer, OrdersError):
+            if answer.status == 401:
+                return "Fleetio refused the API key (the connection's password field); the account token was not checked"
+            return super().explain_refusal(answer)
+        body = answer.json()
+        records = body.get("records") if isinstance(body, dict) else body
+        accounts = [r for r in records or [] if isinstance(r, dict)]
+        s = self.settings
+        if any(str(r.get("token")) == s.secret(s.account_token) for r in accounts):
+            return "Fleetio accepts the API key and the account token, but not together for this call: check the user's access to the account"
+        names = ", ".join(repr(str(r.get("name"))) for r in accounts[:5]) or "none"
+        return (
+            "Fleetio accepts the API key, but the account token is not one of its accounts "
+            f"({names}): set the Account token extra to the token of the account to read"
+        )
 
     def _request(self, filters: FleetioFilters, cursor: str | None) -> HttpRequest:
         params: list[tuple[str, str]] = [("per_page", str(filters.effective_page_size))]

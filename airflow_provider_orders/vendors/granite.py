@@ -1,6 +1,6 @@
 """Granite360 AccessExpress: a customer's orders.
 
-- Token: OAuth2 client credentials at the connection's ``token_url`` (production URLs are not public),
+- Token: OAuth2 client credentials at the connection's ``oauth_url`` (or ``token_url``) (production URLs are not public),
   scope ``urn:grt:accessexpress``. The staging token URL is an Okta-style authorization server; the
   client authenticates with HTTP Basic (``client_secret_basic``, the method RFC 6749 requires every
   server to support) or in the form body (``client_secret_post``), as the extra ``client_auth`` says.
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
@@ -65,18 +65,20 @@ class GraniteFilters(OrderFilters):
 
 class GraniteSettings(ConnectionSettings):
     DEFAULT_REQUESTS_PER_MINUTE = 60
-    URL_FIELDS = ("token_url",)
+    URL_FIELDS = ("oauth_url",)
 
     login: str = Field(min_length=1)
     password: SecretStr
-    token_url: str
+    #: The token endpoint. Named so that Airflow does not mask it (it masks any extra whose name holds
+    #: "token"); ``token_url``, its first name, is still read.
+    oauth_url: str = Field(validation_alias=AliasChoices("oauth_url", "token_url"))
     scope: str = DEFAULT_SCOPE
     granted_tenant_macnum: str | None = None
     client_auth: ClientAuth = "client_secret_basic"
 
-    @field_validator("token_url")
+    @field_validator("oauth_url")
     @classmethod
-    def _token_url(cls, value: str) -> str:
+    def _oauth_url(cls, value: str) -> str:
         return checked_url(value)
 
 
@@ -100,8 +102,20 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     login_label = "Client ID"
     password_label = "Client secret"
     connection_fields = (
-        ConnectionField("token_url", "Token URL", description="OAuth2 token endpoint (required)."),
-        ConnectionField("scope", "Scope", default=DEFAULT_SCOPE),
+        ConnectionField(
+            "oauth_url",
+            "Token URL",
+            description="Your authorization server's OAuth2 token endpoint, https://.../oauth2/token "
+            "(Granite publishes none). Read from the extra token_url too.",
+            required=True,
+        ),
+        ConnectionField(
+            "scope",
+            "Scope",
+            description="The OAuth2 scope the token is asked for; keep the default unless Granite gave you "
+            "another.",
+            default=DEFAULT_SCOPE,
+        ),
         ConnectionField(
             "client_auth",
             "Client authentication",
@@ -119,7 +133,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     settings: GraniteSettings
 
     def token_url(self) -> str:
-        return self.settings.token_url
+        return self.settings.oauth_url
 
     def token_scope(self) -> str:
         return self.settings.scope

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 class ConnectionSettings(BaseModel):
     """What a connection says, validated. Vendors subclass it with their extras.
 
-    :param conn_id: the Airflow connection id (for messages).
+    :param conn_id: the Airflow connection id, for messages; ``None`` where the id would mislead (Airflow
+        tests a connection under a temporary random id).
     :param host: the API base URL; ``https://`` unless ``allow_insecure_http``; never with credentials in it.
     :param login: the connection's login field.
     :param password: the connection's password field.
@@ -40,7 +41,7 @@ class ConnectionSettings(BaseModel):
     #: Settings besides ``host`` that are URLs the credentials go to (a token endpoint).
     URL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    conn_id: str = "(none)"
+    conn_id: str | None = None
     host: str
     login: str | None = None
     password: SecretStr | None = None
@@ -94,6 +95,11 @@ class ConnectionSettings(BaseModel):
         return [u for u in urls if isinstance(u, str) and u.lower().startswith("http://")]
 
     @property
+    def named(self) -> str:
+        """This connection as messages name it: ``connection 'crayon_prod'``, or ``the connection``."""
+        return connection_named(self.conn_id)
+
+    @property
     def rate_limit(self) -> float:
         if self.requests_per_minute is None:
             return self.DEFAULT_REQUESTS_PER_MINUTE
@@ -106,6 +112,11 @@ class ConnectionSettings(BaseModel):
 
     def secret(self, value: SecretStr | None) -> str:
         return value.get_secret_value() if value is not None else ""
+
+
+def connection_named(conn_id: str | None) -> str:
+    """``connection 'crayon_prod'``, or ``the connection`` without an id."""
+    return f"connection {conn_id!r}" if conn_id else "the connection"
 
 
 def checked_url(value: str) -> str:
@@ -123,7 +134,15 @@ def checked_url(value: str) -> str:
 
 @dataclass(frozen=True)
 class ConnectionField:
-    """One extra field of a connection form: the single source for ``conn-fields`` and the widgets."""
+    """One extra field of a connection form: the single source for ``conn-fields`` and the widgets.
+
+    :param name: the extra's key. Airflow masks the value of any key that contains a sensitive word
+        (``token``, ``secret``, ``auth_header``, ...): a non-secret field must not be named so, or it
+        reopens as ``***``.
+    :param sensitive: a secret: a password input, masked in the UI, the API and the logs.
+    :param required: the form refuses to save without it.
+    :param credential: the vendor can refuse it (named when a connection test fails); secrets are.
+    """
 
     name: str
     label: str
@@ -131,6 +150,8 @@ class ConnectionField:
     description: str | None = None
     default: Any = None
     sensitive: bool = False
+    required: bool = False
+    credential: bool = False
 
 
 COMMON_FIELDS: tuple[ConnectionField, ...] = (
