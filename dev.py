@@ -72,18 +72,21 @@ def ensure_venv(release: str = DEFAULT_RELEASE) -> None:
     stamp.write_text(wanted)
 
 
-def ensure_redis_server() -> None:
-    """The suite starts a real redis-server (the shared rate budget's tests): install Debian's package
-    when it is missing and this runs as root (CI); otherwise say how."""
-    if shutil.which("redis-server"):
+def ensure_debian_package(command: str, package: str, why: str) -> None:
+    """The suite starts real servers and a real browser: install Debian's ``package`` when ``command`` is
+    missing and this runs as root (CI); otherwise say how."""
+    if shutil.which(command):
         return
     if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.call(["apt-get", "install", "-y", "-q", "redis-server"], env=env) != 0:
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        if subprocess.call(install, env=env) != 0:
             subprocess.check_call(["apt-get", "update", "-q"], env=env)
-            subprocess.check_call(["apt-get", "install", "-y", "-q", "redis-server"], env=env)
+            subprocess.check_call(install, env=env)
         return
-    sys.exit("the tests need redis-server on PATH: sudo apt-get install redis-server (or your OS's package)")
+    sys.exit(
+        f"the tests need {command} on PATH ({why}): sudo apt-get install {package} (or your OS's package)"
+    )
 
 
 def env_with_venv(release: str = DEFAULT_RELEASE) -> dict[str, str]:
@@ -112,9 +115,12 @@ def take_release(args: list[str]) -> tuple[str, list[str]]:
 def test(args: list[str]) -> int:
     release, args = take_release(args)
     ensure_venv(release)
-    ensure_redis_server()
+    ensure_debian_package("redis-server", "redis-server", "the shared rate budget's tests")
+    # Playwright drives this browser; it never downloads one of its own.
+    ensure_debian_package("chromium", "chromium", "the connection form's browser test")
     env = env_with_venv(release)
     env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orders-test-home-")
+    env["ORDERS_BROWSER"] = "required"
     python = bin_path("python", release)
     print(f"== Airflow {AIRFLOW_RELEASES[release]}", flush=True)
     if release == DEFAULT_RELEASE:

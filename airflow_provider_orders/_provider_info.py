@@ -59,13 +59,13 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'connection-type': 'crayon',
                        'conn-fields': {'client_id': {'label': 'Client ID',
                                                      'schema': {'type': 'string'},
-                                                     'description': "The API client's id, from Cloud-iQ "
-                                                                    '(Settings > API management).'},
+                                                     'description': 'The id of your Cloud-iQ API client '
+                                                                    '(sent with its secret as HTTP '
+                                                                    'Basic).'},
                                        'client_secret': {'label': 'Client secret',
                                                          'schema': {'type': 'string', 'format': 'password'},
-                                                         'description': "The same API client's secret, "
-                                                                        'shown once when the client is '
-                                                                        'created.'},
+                                                         'description': 'The secret of the same API '
+                                                                        'client.'},
                                        'timeout': {'label': 'Timeout (s)',
                                                    'schema': {'type': ['number', 'null'], 'default': 30},
                                                    'description': 'Seconds for the connect and for each '
@@ -380,10 +380,11 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'connection-type': 'fleetio',
                        'conn-fields': {'account_token': {'label': 'Account token',
                                                          'schema': {'type': 'string', 'format': 'password'},
-                                                         'description': 'Identifies the Fleetio account to '
-                                                                        'read (Account Settings > API keys '
-                                                                        'lists it beside the key); sent as '
-                                                                        'Account-Token.'},
+                                                         'description': 'Names the Fleetio account to '
+                                                                        'read; sent as the Account-Token '
+                                                                        'header. GET /api/v1/accounts '
+                                                                        'lists the accounts of your API '
+                                                                        'key with their tokens.'},
                                        'api_version': {'label': 'API version',
                                                        'schema': {'type': ['string', 'null'],
                                                                   'default': '2024-03-15'},

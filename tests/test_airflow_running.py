@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,9 +18,18 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_orders.registry import all_specs
 from airflow_provider_orders.sandbox import sandbox_connections, sandbox_env
 from airflow_provider_orders.sandbox.local_airflow import LocalAirflow as Airflow
+from tests.browser import ARTIFACTS, ConnectionsUI, browser_page, chromium_path
 from tests.conftest import AIRFLOW_RELEASE, EXAMPLE_DAGS, SandboxProcess, needs_conn_fields
+
+#: The browser test needs Debian's chromium. `python3 dev.py test` installs it (as root) and sets
+#: ORDERS_BROWSER=required, so that there a missing browser fails the test instead of skipping it.
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None and os.environ.get("ORDERS_BROWSER") != "required",
+    reason="no chromium: apt-get install chromium (python3 dev.py test does)",
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +52,9 @@ def running(
         home = tmp_path_factory.mktemp("airflow-home")
         out = tmp_path_factory.mktemp("orders-out")
         crayon_events = {"conn_type": "crayon", **sandbox_connections(events_sandbox.url)["crayon_default"]}
+        # TEST_CONNECTION: the connection tests' Test button and `airflow connections test` (off by default).
         env = {**os.environ, **sandbox_env(sandbox.url), "ORDERS_EXPORT_BASE": f"file://{out}",
+               "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
                "ORDERS_EVENTS_CONN_ID": "crayon_events", "AIRFLOW_CONN_CRAYON_EVENTS": json.dumps(crayon_events)}  # fmt: skip
         airflow = Airflow(home, env, EXAMPLE_DAGS)
         try:
@@ -58,9 +70,9 @@ def test_the_ui_connection_form_has_each_types_own_fields_and_labels(running: tu
     meta = {h["connection_type"]: h for h in airflow.request("GET", "/ui/connections/hook_meta")}
     expected = {
         "crayon": ("API user name", "API user password", {"client_id": "Client ID", "client_secret": "Client secret"}),
-        "adobe_vip_marketplace": ("Client ID (also sent as X-Api-Key)", "Client secret",
+        "adobe_vip_marketplace": ("Client ID", "Client secret",
                                   {"ims_url": "IMS URL", "scopes": "Scopes"}),
-        "granite_access_express": ("Client ID", "Client secret", {"token_url": "Token URL", "scope": "Scope",
+        "granite_access_express": ("Client ID", "Client secret", {"oauth_url": "Token URL", "scope": "Scope",
                                                                   "granted_tenant_macnum": "Granted tenant macnum"}),
         "emnify": (None, "Application token", {"orders_path": "Orders path"}),
         "fleetio": (None, "API key", {"account_token": "Account token", "api_version": "API version"}),
@@ -73,12 +85,25 @@ def test_the_ui_connection_form_has_each_types_own_fields_and_labels(running: tu
             assert std["login"]["hidden"] is True, conn_type
         else:
             assert std["login"]["title"] == login, conn_type
-        assert std["host"]["title"] == "API base URL"
+        assert std["host"]["title"].startswith("API base URL"), conn_type
         titles = {name: field["schema"]["title"] for name, field in form["extra_fields"].items()}
         assert {k: titles[k] for k in extras} == extras, conn_type
         assert {"timeout", "verify", "requests_per_minute", "max_retries"} <= set(titles)
     assert meta["crayon"]["extra_fields"]["client_secret"]["schema"]["format"] == "password"
     assert meta["fleetio"]["extra_fields"]["account_token"]["schema"]["format"] == "password"
+    # Required extras: a type without null (the UI marks them and will not save without them).
+    required = {t: sorted(n for n, f in meta[t]["extra_fields"].items() if "null" not in f["schema"]["type"])
+                for t in expected}  # fmt: skip
+    assert required == {"crayon": ["client_id", "client_secret"], "adobe_vip_marketplace": [],
+                        "granite_access_express": ["oauth_url"], "emnify": [], "fleetio": ["account_token"]}  # fmt: skip
+    # Real defaults: Granite's own rate limit; the placeholder says what an empty host means.
+    assert meta["granite_access_express"]["extra_fields"]["requests_per_minute"]["value"] == 60
+    assert meta["crayon"]["extra_fields"]["requests_per_minute"]["value"] == 0
+    assert (
+        meta["crayon"]["standard_fields"]["host"]["placeholder"]
+        == "empty: https://api.crayon.com (production)"
+    )
+    assert meta["granite_access_express"]["standard_fields"]["host"]["title"] == "API base URL (required)"
 
 
 def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airflow, SandboxProcess]) -> None:
@@ -214,3 +239,165 @@ def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
     first_again, second = runs()
     assert first_again["dag_run_id"] == first["dag_run_id"]  # Succeeded for live[0] did not fire twice
     assert orders_of(second) == [(live[1]["id"], "Processing", "Succeeded")]
+
+
+# -- connections set up in the UI, in a real browser ------------------------------------------------
+
+#: Per type: the secret made wrong (a standard field or an extra) and what the failure must say.
+WRONG_SECRETS: dict[str, list[tuple[str, str]]] = {
+    "crayon": [("password", "Crayon accepted the client but refused the API user name or API user password"),
+               ("client_secret", "Crayon refused the Client ID or Client secret")],
+    "adobe_vip_marketplace": [("password", "Check the connection's Client ID and Client secret.")],
+    "granite_access_express": [("password", "Check the client id and secret.")],
+    "emnify": [("password", "Check the connection's Application token.")],
+    "fleetio": [("password", "Fleetio refused the API key"),
+                ("account_token", "Fleetio accepts the API key, but the account token is not one of its accounts")],
+}  # fmt: skip
+#: Airflow 3.3.2's Test button sends port 0 for a connection without a port, which its API refuses
+#: (apache/airflow#73298, merged after 3.3.2): the README sends users to `airflow connections test`.
+AIRFLOW_TEST_BUTTON_BUG = "The host or port to test differs from the stored connection"
+
+
+@needs_conn_fields
+@needs_chromium
+def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
+    running: tuple[Airflow, SandboxProcess],
+) -> None:
+    """For each type: the add form (screenshots of its two sections), save, reopen (non-secrets shown,
+    secrets masked, in the form and the REST API), the Test button, the CLI test, and wrong secrets."""
+    airflow, sandbox = running
+    shots = ARTIFACTS / "connection-forms"
+    shots.mkdir(parents=True, exist_ok=True)
+    button: dict[str, tuple[int, Any]] = {}
+    with browser_page() as page:
+        ui = ConnectionsUI(page, airflow.url)
+        ui.login("admin", airflow.admin_password)
+        for spec in all_specs():
+            conn_type, name = spec.conn_type, spec.vendor_class.display_name
+            conn = sandbox_connections(sandbox.url)[spec.default_conn_id]
+            conn_id = f"ui_{conn_type}"
+            standard = {k: conn[k] for k in ("host", "login", "password") if k in conn}
+            secrets = {conn["password"], *(conn["extra"][f.name] for f in spec.vendor_class.connection_fields
+                                           if f.sensitive and f.name in conn["extra"])}  # fmt: skip
+
+            # Add: the empty form as a newcomer sees it, then filled in and saved.
+            dialog = ui.add(conn_id, name)
+            host_hint = dialog.locator("input[name=host]").get_attribute("placeholder")
+            assert host_hint.startswith("empty: https://" if spec.vendor_class.default_host else "required:")
+            if spec.vendor_class.login_label is None:
+                assert dialog.locator("input[name=login]").count() == 0, conn_type
+            first = dialog.screenshot()
+            ui.expand_extras(dialog)
+            required = [f.name for f in spec.vendor_class.connection_fields if f.required]
+            for field in spec.vendor_class.connection_fields:
+                box = dialog.locator(f"input[name=element_{field.name}]")
+                assert box.evaluate("e => e.required") == field.required, (conn_type, field.name)
+            assert dialog.get_by_role("button", name="Save").is_disabled() == bool(required), conn_type
+            stitch(page, [first, dialog.screenshot()], shots / f"{conn_type}.png")
+            ui.fill_extras(dialog, conn["extra"])
+            dialog.get_by_role("button", name="Standard Fields").click()
+            ui.fill_standard(dialog, standard)
+            assert "successfully created" in ui.save(dialog)
+
+            # Reopen: every value as typed, every secret masked, none of them in the page.
+            dialog = ui.edit(conn_id)
+            ui.expand_extras(dialog)
+            shown, types = ui.values(dialog), ui.input_types(dialog)
+            for key, value in {**standard, **conn["extra"]}.items():
+                if value in secrets:
+                    assert (shown[key], types[key]) == ("***", "password"), (conn_type, key)
+                elif isinstance(value, bool):
+                    assert shown[key] == ("on" if value else "off"), (conn_type, key)
+                else:
+                    assert shown[key] == value, (conn_type, key)
+            assert not [s for s in secrets if s in page.content()], conn_type
+            stored = airflow.request("GET", f"/api/v2/connections/{conn_id}")
+            extra = json.loads(stored["extra"])
+            assert stored["password"] == "***"
+            assert {k: extra[k] for k in conn["extra"]} == {
+                k: "***" if v in secrets else v for k, v in conn["extra"].items()
+            }, conn_type
+            page.keyboard.press("Escape")
+
+            button[conn_type] = ui.test_from_list(conn_id)
+
+    for spec in all_specs():
+        conn_type, name = spec.conn_type, spec.vendor_class.display_name
+        conn = sandbox_connections(sandbox.url)[spec.default_conn_id]
+        good = f"Connected to {name} at {conn['host']}"
+        # The Test button: our message, or Airflow's own refusal before any provider code runs.
+        status, body = button[conn_type]
+        assert (status, body) == (200, {"status": True, "message": good}) or (
+            status == 400 and AIRFLOW_TEST_BUTTON_BUG in body["detail"]
+        ), (conn_type, status, body)
+        # The README's way: `airflow connections test <id>` on the stored connection.
+        cli = subprocess.run([str(BIN / "airflow"), "connections", "test", f"ui_{conn_type}"], env=airflow.env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert "Connection success!" in cli.stdout, (conn_type, cli.stdout, cli.stderr[-2000:])
+        # The README's other way: the REST API without a port tests the stored connection.
+        stored = {"connection_id": f"ui_{conn_type}", "conn_type": conn_type}
+        assert airflow.request("POST", "/api/v2/connections/test", stored) == {
+            "status": True,
+            "message": good,
+        }
+        # Wrong secrets, through the API the Test button calls (the toast shows its message).
+        for key, says in WRONG_SECRETS[conn_type]:
+            wrong = "wrong-Secret-4f9Q"
+            body = test_body(f"ui_{conn_type}", conn, key, wrong)
+            answer = airflow.request("POST", "/api/v2/connections/test", body)
+            message = answer["message"]
+            assert answer["status"] is False, (conn_type, key)
+            assert message.startswith(f"{name} at {conn['host']}: HTTP 40"), message
+            assert says in message, message
+            assert "ui_" not in message and "connection '" not in message, message  # no (random) id
+            assert wrong not in message, message
+
+
+def test_the_cli_shows_the_whole_failure_message(running: tuple[Airflow, SandboxProcess]) -> None:
+    """Rich (Airflow's CLI) reads [square brackets] as markup: the message has none, and arrives whole."""
+    airflow, sandbox = running
+    conn = sandbox_connections(sandbox.url)["crayon_default"]
+    env = {**airflow.env, "AIRFLOW_CONN_CRAYON_CLI": json.dumps({**conn, "password": "wrong-Secret-4f9Q"})}
+    cli = subprocess.run([str(BIN / "airflow"), "connections", "test", "crayon_cli"], env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    text = " ".join(cli.stdout.split())
+    assert (
+        f"Crayon Cloud-iQ at {conn['host']}: HTTP 400 (code invalid_grant): the token endpoint refused the "
+        "credentials of the connection. Crayon accepted the client but refused the API user name or API user "
+        "password."
+    ) in text, text
+    assert "wrong-Secret-4f9Q" not in cli.stdout + cli.stderr
+
+
+def test_body(conn_id: str, conn: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    """A ``POST /connections/test`` body of ``conn`` with ``key`` (password or an extra) set to ``value``."""
+    extra = dict(conn["extra"])
+    password = conn.get("password")
+    if key == "password":
+        password = value
+    else:
+        extra[key] = value
+    body = {"connection_id": conn_id, "conn_type": conn["conn_type"], "host": conn["host"],
+            "password": password, "extra": json.dumps(extra)}  # fmt: skip
+    if conn.get("login"):
+        body["login"] = conn["login"]
+    return body
+
+
+test_body.__test__ = False  # type: ignore[attr-defined]
+
+
+def stitch(page: Any, images: list[bytes], path: Path) -> None:
+    """Screenshots side by side in one PNG, laid out by the same browser (no imaging library)."""
+    import base64
+
+    tags = "".join(
+        f'<img style="display:block" src="data:image/png;base64,{base64.b64encode(i).decode()}">'
+        for i in images
+    )
+    sheet = page.context.browser.new_page(viewport={"width": 2000, "height": 2600})
+    try:
+        sheet.set_content(f'<div style="display:inline-flex;align-items:flex-start;gap:8px">{tags}</div>')
+        sheet.locator("div").screenshot(path=str(path))
+    finally:
+        sheet.close()

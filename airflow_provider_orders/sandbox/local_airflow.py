@@ -56,6 +56,8 @@ class LocalAirflow:
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.token = ""
+        #: The admin user's password (Airflow's simple auth manager generates it), for a browser's login.
+        self.admin_password = ""
 
     def start(self) -> None:
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=self.env, check=True, capture_output=True,
@@ -68,6 +70,7 @@ class LocalAirflow:
         password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[
             "admin"
         ]
+        self.admin_password = password
         self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
                                   auth=False)["access_token"]  # fmt: skip
 

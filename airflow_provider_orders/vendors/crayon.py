@@ -81,14 +81,14 @@ class Crayon(Vendor):
         ConnectionField(
             "client_id",
             "Client ID",
-            description="The API client's id, from Cloud-iQ (Settings > API management).",
+            description="The id of your Cloud-iQ API client (sent with its secret as HTTP Basic).",
             required=True,
             credential=True,
         ),
         ConnectionField(
             "client_secret",
             "Client secret",
-            description="The same API client's secret, shown once when the client is created.",
+            description="The secret of the same API client.",
             sensitive=True,
             required=True,
         ),

@@ -113,8 +113,8 @@ class Fleetio(Vendor):
         ConnectionField(
             "account_token",
             "Account token",
-            description="Identifies the Fleetio account to read (Account Settings > API keys lists it beside "
-            "the key); sent as Account-Token.",
+            description="Names the Fleetio account to read; sent as the Account-Token header. "
+            "GET /api/v1/accounts lists the accounts of your API key with their tokens.",
             sensitive=True,
             required=True,
         ),
