@@ -191,7 +191,7 @@ def rate_limit(size: Size) -> list[Row]:
 
         def raw() -> tuple[int, int, float]:
             sb.control("/reset", {})
-            token = requests.post(conn["extra"]["token_url"], auth=(conn["login"], conn["password"]),
+            token = requests.post(conn["extra"]["oauth_url"], auth=(conn["login"], conn["password"]),
                                   data={"grant_type": "client_credentials", "scope": "urn:grt:accessexpress"},
                                   timeout=30).json()["access_token"]  # fmt: skip
             session = requests.Session()

@@ -305,7 +305,10 @@ def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
             shown, types = ui.values(dialog), ui.input_types(dialog)
             for key, value in {**standard, **conn["extra"]}.items():
                 if value in secrets:
-                    assert (shown[key], types[key]) == ("***", "password"), (conn_type, key)
+                    # Masked by the API (the form never gets the secret); a password input on 3.3 (3.2
+                    # draws a secret extra as a text input holding the mask).
+                    assert shown[key] == "***", (conn_type, key)
+                    assert types[key] == "password" or (key != "password" and AIRFLOW_RELEASE < (3, 3)), key
                 elif isinstance(value, bool):
                     assert shown[key] == ("on" if value else "off"), (conn_type, key)
                 else:

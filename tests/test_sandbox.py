@@ -118,3 +118,27 @@ def test_live_orders_move_from_processing_to_succeeded() -> None:
         _, _, later = call(f"{sbx.url}/_sandbox/live?vendor=crayon&tenant=1001")
         assert [o["state"] for o in later] == ["Succeeded", "Succeeded"]
         assert [o["id"] for o in later] == [o["id"] for o in live]
+
+
+def test_print_env_prints_the_exports_and_exits_releasing_its_port() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    out = subprocess.run([sys.executable, "-m", "airflow_provider_orders.sandbox", "--print-env", "--port", str(port)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == [
+        "export AIRFLOW_CONN_CRAYON_DEFAULT",
+        "export AIRFLOW_CONN_ADOBE_VIP_MARKETPLACE_DEFAULT",
+        "export AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT",
+        "export AIRFLOW_CONN_EMNIFY_DEFAULT",
+        "export AIRFLOW_CONN_FLEETIO_DEFAULT",
+    ]
+    assert all(f"http://127.0.0.1:{port}/" in line for line in lines)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free again: the process is gone, not serving silently

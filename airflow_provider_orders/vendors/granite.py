@@ -1,6 +1,6 @@
 """Granite360 AccessExpress: a customer's orders.
 
-- Token: OAuth2 client credentials at the connection's ``oauth_url`` (or ``token_url``) (production URLs are not public),
+- Token: OAuth2 client credentials at the connection's ``oauth_url`` (formerly ``token_url``; production URLs are not public),
   scope ``urn:grt:accessexpress``. The staging token URL is an Okta-style authorization server; the
   client authenticates with HTTP Basic (``client_secret_basic``, the method RFC 6749 requires every
   server to support) or in the form body (``client_secret_post``), as the extra ``client_auth`` says.
