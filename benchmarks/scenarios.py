@@ -33,6 +33,8 @@ class Size:
     wait_seconds: float = 30.0
     wait_poll: float = 10.0
     budget_seconds: float = 60.0
+    #: Seconds the budget workers get to start (import Airflow) before they all begin at once.
+    budget_lead: float = 10.0
     import_repeats: int = 7
     watchers: int = 50
     watch_seconds: float = 40.0
@@ -43,7 +45,7 @@ FULL = Size()
 TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
             import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
-            budget_seconds=3.0, watchers=5, watch_seconds=4.0, watch_poll=0.5)  # fmt: skip
+            budget_seconds=3.0, budget_lead=4.0, watchers=5, watch_seconds=4.0, watch_poll=0.5)  # fmt: skip
 
 TENANT = 1001
 
@@ -356,7 +358,7 @@ def shared_budget(size: Size) -> list[Row]:
             env = {**os.environ, "AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT": json.dumps(conn),
                    "AIRFLOW_CONN_BENCH_REDIS": redis.url,
                    "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": tempfile.mkdtemp(prefix="orders-bench-cache-")}  # fmt: skip
-            start_at = time.time() + 10
+            start_at = time.time() + size.budget_lead
             workers = [
                 subprocess.Popen(
                     [

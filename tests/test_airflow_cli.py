@@ -54,7 +54,7 @@ def test_connection_form_fields_are_registered(tmp_path: Path) -> None:
         "extra__crayon__client_id",
         "extra__crayon__client_secret",
         "extra__adobe_vip_marketplace__ims_url",
-        "extra__granite_access_express__token_url",
+        "extra__granite_access_express__oauth_url",
         "extra__emnify__orders_path",
         "extra__fleetio__account_token",
         "extra__fleetio__api_version",
