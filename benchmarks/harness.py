@@ -57,8 +57,11 @@ class SandboxProcess(BaseSandboxProcess):
 
 
 def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Callable[[], None] | None = None,
-              ) -> dict[str, list[tuple[float, Any]]]:  # fmt: skip
-    """Run each competitor ``repeats`` times, alternating (rotating who goes first); (seconds, result)."""
+              cpu: dict[str, list[float]] | None = None) -> dict[str, list[tuple[float, Any]]]:  # fmt: skip
+    """Run each competitor ``repeats`` times, alternating (rotating who goes first); (seconds, result).
+
+    :param cpu: filled with each run's CPU seconds of this process (every thread), by competitor.
+    """
     names = list(competitors)
     out: dict[str, list[tuple[float, Any]]] = {name: [] for name in names}
     for r in range(repeats):
@@ -66,10 +69,46 @@ def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Ca
         for name in order:
             if reset:
                 reset()
+            cpu_started = time.process_time()
             started = time.perf_counter()
             result = competitors[name]()
             out[name].append((time.perf_counter() - started, result))
+            if cpu is not None:
+                cpu.setdefault(name, []).append(time.process_time() - cpu_started)
     return out
+
+
+class ReplayProcess:
+    """``python -m benchmarks.replay_server`` in its own process: every answer rendered once by a sandbox,
+    then served from memory (see that module). Entering it points every ``<vendor>_default`` connection of
+    this process at it."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.replay_server", *args],
+                                     stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert self.proc.stdout is not None
+        self.url: str = json.loads(self.proc.stdout.readline())["url"]
+
+    def __enter__(self) -> ReplayProcess:
+        os.environ.update(sandbox_env(self.url))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def stats(self) -> dict[str, int]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/_replay/stats", timeout=30) as response:
+            return dict(json.loads(response.read()))
+
+    def capacity(self, prefix: str, orders_per_answer: float, seconds: float, clients: int = 2) -> float:
+        """Orders per second the server gives ``clients`` near-free clients asking the kept pages under
+        ``prefix`` (``benchmarks.capacity_probe``)."""
+        result = probe("capacity_probe", "--url", self.url, "--prefix", prefix, "--seconds", str(seconds),
+                       "--clients", str(clients))  # fmt: skip
+        return float(result["per_second"]) * orders_per_answer
 
 
 PACKAGES = (

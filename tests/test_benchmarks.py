@@ -29,11 +29,11 @@ def test_every_scenario_runs_at_tiny_size(tmp_path: Path) -> None:
                      "waits: 20 on one triggerer", "shared budget: 4 workers + 1 async poller",
                      "watchers: 5 OrderEventTriggers on one Crayon tenant"):  # fmt: skip
         assert scenario in text, scenario
+    # Throughput rows: the replay server's capacity beside each result, CPU per order for each competitor.
+    assert text.count("server capacity") >= 10 and "INVALID" not in text
+    for competitor in ("raw", "urllib3+msgspec", "http-provider", "dlt", "provider"):
+        assert f"| {competitor} (" in text and "µs CPU/order) |" in text, competitor
     for competitor in (
-        "| raw |",
-        "| http-provider |",
-        "| dlt |",
-        "| provider |",
         "one poll per wait (before)",
         "provider, rate_budget=redis",
         "rate_budget=machine (default)",
