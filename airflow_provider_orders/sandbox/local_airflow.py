@@ -6,8 +6,10 @@ Used by the demo and the end-to-end tests. Each component is bound to 127.0.0.1 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -78,8 +80,10 @@ class LocalAirflow:
         """Start one component (its output goes to ``<home>/<name>.out``, appended)."""
         args = [*COMPONENTS[name], *(["--port", str(self.port)] if name == "api-server" else [])]
         with open(self.home / f"{name}.out", "ab") as log:
+            # Its own process group: stopping it also stops what it started (the scheduler's
+            # LocalExecutor workers outlived it otherwise).
             self.procs[name] = subprocess.Popen([str(BIN / "airflow"), *args], env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT)  # fmt: skip
+                                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def stop_component(self, name: str) -> None:
         """Stop one component as a deployment would (SIGTERM, then SIGKILL after 30 s)."""
@@ -125,8 +129,11 @@ class LocalAirflow:
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a component stopped with SIGTERM (SIGKILL after 30 s), then end what is left of its group."""
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
