@@ -78,24 +78,12 @@ def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Ca
     return out
 
 
-class ReplayProcess:
+class ReplayProcess(SandboxProcess):
     """``python -m benchmarks.replay_server`` in its own process: every answer rendered once by a sandbox,
     then served from memory (see that module). Entering it points every ``<vendor>_default`` connection of
     this process at it."""
 
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.replay_server", *args],
-                                     stdout=subprocess.PIPE, text=True)  # fmt: skip
-        assert self.proc.stdout is not None
-        self.url: str = json.loads(self.proc.stdout.readline())["url"]
-
-    def __enter__(self) -> ReplayProcess:
-        os.environ.update(sandbox_env(self.url))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+    command = ("-m", "benchmarks.replay_server")
 
     def stats(self) -> dict[str, int]:
         import urllib.request

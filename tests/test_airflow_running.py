@@ -348,7 +348,7 @@ def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
         # Wrong secrets, through the API the Test button calls (the toast shows its message).
         for key, says in WRONG_SECRETS[conn_type]:
             wrong = "wrong-Secret-4f9Q"
-            body = test_body(f"ui_{conn_type}", conn, key, wrong)
+            body = connection_test_body(f"ui_{conn_type}", conn, key, wrong)
             answer = airflow.request("POST", "/api/v2/connections/test", body)
             message = answer["message"]
             assert answer["status"] is False, (conn_type, key)
@@ -374,7 +374,7 @@ def test_the_cli_shows_the_whole_failure_message(running: tuple[Airflow, Sandbox
     assert "wrong-Secret-4f9Q" not in cli.stdout + cli.stderr
 
 
-def test_body(conn_id: str, conn: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+def connection_test_body(conn_id: str, conn: dict[str, Any], key: str, value: str) -> dict[str, Any]:
     """A ``POST /connections/test`` body of ``conn`` with ``key`` (password or an extra) set to ``value``."""
     extra = dict(conn["extra"])
     password = conn.get("password")
@@ -387,9 +387,6 @@ def test_body(conn_id: str, conn: dict[str, Any], key: str, value: str) -> dict[
     if conn.get("login"):
         body["login"] = conn["login"]
     return body
-
-
-test_body.__test__ = False  # type: ignore[attr-defined]
 
 
 def stitch(page: Any, images: list[bytes], path: Path) -> None:

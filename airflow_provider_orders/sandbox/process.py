@@ -15,9 +15,12 @@ class SandboxProcess:
     :param args: sandbox command-line options, for example ``"--orders", "1000"``.
     """
 
+    #: What runs, after ``python``: a module that prints ``{"url": ...}`` as its first line.
+    command: tuple[str, ...] = ("-m", "airflow_provider_orders.sandbox", "--port", "0")
+
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
+            [sys.executable, *self.command, *args],
             stdout=subprocess.PIPE,
             text=True,
         )
