@@ -127,7 +127,7 @@ def test_place_and_wait_defers_until_the_order_completes(
     # until Succeeded: through its scope's poller, one listing of the tenant per round.
     api = [r for r in fresh_sandbox.requests_seen if r["vendor"] == "crayon" and "token" not in r["path"]]
     checks = [r for r in api if ["search", newest] in [list(q) for q in r["query"]]]
-    assert [r["headers"]["user-agent"].split("/")[0] for r in checks] == ["python-requests"]
+    assert [r["headers"]["user-agent"].split("/")[0] for r in checks] == ["python-urllib3"]
     rounds = [r for r in api if r["headers"]["user-agent"].startswith("python-httpx")]
     assert len(rounds) >= 2
     assert all(["customerTenantId", "1001"] in [list(q) for q in r["query"]] for r in rounds)
@@ -176,4 +176,4 @@ def test_sensor_waits_in_poke_and_reschedule_mode(
     assert xcom(run, "wait")["vendor_status"] == "Succeeded"
     polls = [r for r in fresh_sandbox.requests_seen if ("search", newest) in r["query"]]
     assert len(polls) >= 3  # it saw Processing before Succeeded
-    assert {r["headers"]["user-agent"].split("/")[0] for r in polls} == {"python-requests"}  # never deferred
+    assert {r["headers"]["user-agent"].split("/")[0] for r in polls} == {"python-urllib3"}  # never deferred

@@ -154,4 +154,4 @@ def test_a_dag_lists_then_waits_deferrably_under_dag_test(
     (written,) = tmp_path.glob("*/acme.jsonl")
     assert len(written.read_text().splitlines()) == ORDERS
     agents = [r["headers"]["user-agent"].split("/")[0] for r in polls]
-    assert agents[0] == "python-requests" and "python-httpx" in agents  # checked once, then deferred
+    assert agents[0] == "python-urllib3" and "python-httpx" in agents  # checked once, then deferred

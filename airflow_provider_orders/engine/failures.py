@@ -20,31 +20,24 @@ from airflow_provider_orders.engine.protocol import PreparedRequest, TransportFa
 def transport_failure(exc: BaseException) -> TransportFailure | None:
     """The failure ``exc`` stands for, or ``None`` when it is no transport failure (a bug: let it raise).
 
-    ``requests`` and ``httpx`` are both dependencies; they are imported here on the first failure only.
+    The sync driver sends with urllib3, the async one with httpx; both are imported here on the first
+    failure only.
     """
     import httpx
-    import requests
     import urllib3.exceptions as urllib3_errors
 
     tls = _tls_misconfiguration(exc)
     if tls is not None:
         return TransportFailure("tls", tls)
-    if isinstance(exc, (requests.Timeout, httpx.TimeoutException, urllib3_errors.TimeoutError)):
-        # urllib3's own errors reach here from the sync driver's body reads, which bypass requests.
-        return TransportFailure("timeout", describe(exc))
-    if (
-        isinstance(exc, requests.ConnectionError)
-        and exc.args
-        and isinstance(exc.args[0], urllib3_errors.ReadTimeoutError)
-    ):
-        # requests reports a read timeout in the middle of a body as a ConnectionError.
-        return TransportFailure("timeout", describe(exc))
-    if isinstance(exc, (requests.ConnectionError, httpx.NetworkError, httpx.RemoteProtocolError,
-                        urllib3_errors.ProtocolError)):  # fmt: skip
-        # RemoteProtocolError: the server closed the connection instead of answering, which requests
-        # reports as a ConnectionError ("Connection aborted").
+    if isinstance(exc, urllib3_errors.NewConnectionError):
+        # Refused, unreachable, a name that does not resolve (urllib3 files it under its TimeoutError).
         return TransportFailure("connect", describe(exc))
-    if isinstance(exc, (requests.RequestException, httpx.RequestError, urllib3_errors.HTTPError, zlib.error)):
+    if isinstance(exc, (httpx.TimeoutException, urllib3_errors.TimeoutError)):
+        return TransportFailure("timeout", describe(exc))
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, urllib3_errors.ProtocolError)):
+        # The server closed the connection instead of answering, or in the middle of the body.
+        return TransportFailure("connect", describe(exc))
+    if isinstance(exc, (httpx.RequestError, urllib3_errors.HTTPError, zlib.error)):
         # Broken chunks, bodies that fail to decode (zlib.error: where the async driver inflates gzip
         # itself), other protocol errors.
         return TransportFailure("protocol", describe(exc))

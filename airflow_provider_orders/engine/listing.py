@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from airflow_provider_orders.engine.policy import SeenIds
@@ -145,19 +145,22 @@ class Listing:
     def _normalise(self, record: dict[str, Any]) -> Order:
         return read_record(self.vendor, lambda: self.vendor.normalise(record))
 
-    def _line_keys(self, orders: list[Order]) -> list[str]:
+    def _line_keys(self, orders: list[Order]) -> list[Hashable]:
         """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
 
         Two lines alike in every field the vendor gives are both kept when they arrive on one page; a
         line seen again on a later page (the pages shifted under new orders) is dropped.
         """
-        counts: dict[str, int] = {}
-        keys = []
-        for order in orders:
-            key = self.vendor.line_key(order)
+        line_key = self.vendor.line_key
+        keys = [line_key(order) for order in orders]
+        if len(set(keys)) == len(keys):
+            return keys  # the usual page: no line repeated on it
+        counts: dict[Hashable, int] = {}
+        numbered: list[Hashable] = []
+        for key in keys:
             n = counts[key] = counts.get(key, 0) + 1
-            keys.append(key if n == 1 else f"{key}#{n}")
-        return keys
+            numbered.append(key if n == 1 else (key, "#", n))
+        return numbered
 
 
 def read_record(vendor: Vendor, read: Callable[[], Order]) -> Order:
@@ -219,19 +222,47 @@ def _one_by_one(listing: Listing, page: Page) -> Flow[None]:
 
 
 def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
+    """Fetch the next page while this one is normalised and handed on, where that pays.
+
+    It pays where a page keeps the client waiting on the network (a vendor across the internet, a
+    server that renders each page): the wait is spent on the page in hand instead. Where the server
+    answers faster than a page is normalised, handing each fetch to another thread costs the listing
+    more than it hides. So every :data:`PROBE_EVERY` pages one page is fetched in line and measured (its
+    wall time less this thread's CPU time is the network wait), and pages are read ahead until the next
+    probe only when both the wait and the work on a page (normalising it, and the caller's own work
+    before asking for the next) exceed :data:`READ_AHEAD_PAYS_SECONDS`. In line, every page is measured.
+    """
+    ahead_mode, since_probe = True, 0
     while True:
         listing.check_cursor(page)
         ahead: Forked | None = None
-        if page.next_request is not None:
+        if page.next_request is not None and ahead_mode and since_probe < PROBE_EVERY:
             listing.check_page_cap(listing.pages + 1)
             ahead = yield from _fork(listing, page.next_request)
+            since_probe += 1
+        work_started = time.monotonic()
         batch, _ = listing.take(page)  # nothing can end this listing early: the plan was checked
         if batch:
             yield Emit(batch)
-        if ahead is None:
+        work = time.monotonic() - work_started
+        if ahead is not None:
+            page = listing.read((yield from _join(ahead)))
+            continue
+        if page.next_request is None:
             listing.finish()
             return
-        page = listing.read((yield from _join(ahead)))
+        listing.check_page_cap(listing.pages + 1)
+        started, cpu_started = time.monotonic(), time.thread_time()
+        response = yield from listing.engine.call(page.next_request)
+        wait = (time.monotonic() - started) - (time.thread_time() - cpu_started)
+        ahead_mode, since_probe = min(wait, work) > READ_AHEAD_PAYS_SECONDS, 0
+        page = listing.read(response)
+
+
+#: Pages read ahead between two pages fetched in line to measure whether reading ahead pays.
+PROBE_EVERY = 16
+#: The network wait and the work per page above which reading ahead pays for its hand-off to a thread.
+READ_AHEAD_PAYS_SECONDS = 0.0003
 
 
 def _concurrently(listing: Listing, page: Page, rest: PageRequests, concurrency: int) -> Flow[None]:

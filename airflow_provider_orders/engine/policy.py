@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -265,7 +265,7 @@ class SeenIds:
         self._recent: set[int] = set()
         self._sorted = array("q")
 
-    def add(self, key: str) -> bool:
+    def add(self, key: Hashable) -> bool:
         """Record ``key``; ``False`` when it was already seen."""
         h = hash(key)
         if h in self._recent:
@@ -281,7 +281,7 @@ class SeenIds:
             self._recent.clear()
         return True
 
-    def keep_new(self, orders: list[Any], keys: list[str] | None = None) -> list[Any]:
+    def keep_new(self, orders: list[Any], keys: Sequence[Hashable] | None = None) -> list[Any]:
         """The orders not seen before, each recorded; order kept.
 
         :param orders: anything with ``.id``.
@@ -289,7 +289,7 @@ class SeenIds:
         """
         if keys is None:
             keys = [order.id for order in orders]
-        hashes = [hash(key) for key in keys]
+        hashes = list(map(hash, keys))
         if not self._sorted and len(set(hashes)) == len(hashes) and self._recent.isdisjoint(hashes):
             # The usual page: all new. One set update instead of a lookup per order.
             self._recent.update(hashes)

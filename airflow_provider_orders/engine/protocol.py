@@ -2,7 +2,7 @@
 
 The engine's logic (auth, retries, rate limit, paging guards) is written once, as generators that yield
 these actions and receive their results. A sync driver (``engine.sync``) carries them out with
-``requests`` and ``time.sleep``; an async driver does the same with ``httpx`` and ``asyncio.sleep``.
+urllib3 and ``time.sleep``; an async driver does the same with ``httpx`` and ``asyncio.sleep``.
 """
 
 from __future__ import annotations

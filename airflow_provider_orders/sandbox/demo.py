@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             agents = Counter(r["headers"].get("user-agent", "?").split("/")[0] for r in api)
             print(f"Crayon order {summary['order_id']} ({summary['product']}): {summary['vendor_status']} "
                   f"-> {summary['status']}")  # fmt: skip
-            print(f"checked {agents.get('python-requests', 0)} time(s) by the sensor, then deferred: "
+            print(f"checked {agents.get('python-urllib3', 0)} time(s) by the sensor, then deferred: "
                   f"{agents.get('python-httpx', 0)} polls of the tenant by the trigger until it completed")  # fmt: skip
         else:
             print("the place-and-wait DAG wrote no result; see its log above")

@@ -28,7 +28,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import OffsetLinkPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
+from airflow_provider_orders.vendors.parsing import all_of, in_window, optional_text, parse_time, zulu
 from airflow_provider_orders.vendors.settings import (
     COMMON_FIELDS,
     ConnectionField,
@@ -229,7 +229,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("creationDate"))
         status = str(record.get("status") or "")
-        return Order(
+        return Order.trusted(
             vendor=self.conn_type,
             id=str(record["orderId"]),
             number=str(record.get("externalReferenceId") or record["orderId"]),
@@ -238,7 +238,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
             created_at=created,
             updated_at=None,
             total_amount=None,
-            currency=record.get("currencyCode"),
+            currency=optional_text(record, "currencyCode"),
             raw=record,
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
 
@@ -254,7 +254,7 @@ class Vendor(ABC):
         (``engine.policy.TokenFile``): for vendors that limit how often a client may authenticate."""
         return False
 
-    def line_key(self, order: Order) -> str:
+    def line_key(self, order: Order) -> Hashable:
         """What tells one line of an order from another (only where :attr:`lists_order_lines`)."""
         return order.id
 

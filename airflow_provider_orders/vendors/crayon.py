@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -204,10 +204,14 @@ class Crayon(Vendor):
         everything = CrayonFilters(customer_tenant_id=int(tenant))
         return OrderLookup(listing=self.plan_listing(searched), fallback=self.plan_listing(everything))
 
-    def line_key(self, order: Order) -> str:
+    def line_key(self, order: Order) -> Hashable:
         """A line is told apart by everything Crayon gives of it except its state, which changes."""
-        raw = order.raw
-        return "\x1f".join(str(raw.get(name)) for name in LINE_FIELDS)
+        key = tuple(map(order.raw.get, LINE_FIELDS))
+        try:
+            hash(key)
+        except TypeError:  # a field holding an object or a list: compare its text instead
+            return tuple(map(str, key))
+        return key
 
     def combine_lines(self, lines: list[Order]) -> Order:
         """The order from its lines: in progress while any line is, else failed if any line failed.
@@ -238,7 +242,7 @@ class Crayon(Vendor):
         created = parse_time(record.get("Created"), assume_utc=True)
         state = str(record.get("OrderState") or "")
         order_id = str(record["OrderReferenceId"])
-        return Order(
+        return Order.trusted(
             vendor="crayon",
             id=order_id,
             number=order_id,

@@ -181,7 +181,9 @@ class Emnify(Vendor):
         currency = record.get("currency")
         if isinstance(currency, dict):
             currency = currency.get("code") or currency.get("symbol")
-        return Order(
+        if currency is not None and not isinstance(currency, str):
+            raise TypeError(f"field 'currency' is {type(currency).__name__}, not text")
+        return Order.trusted(
             vendor=self.conn_type,
             id=str(record["id"]),
             number=str(record.get("purchase_order_number") or record["id"]),

@@ -269,7 +269,7 @@ class Fleetio(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         state = str(record.get("state") or "")
         cents = record.get("total_amount_cents")
-        return Order(
+        return Order.trusted(
             vendor=self.conn_type,
             id=str(record["number"]),
             number=str(record["number"]),

@@ -31,7 +31,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import ShortPagePager
-from airflow_provider_orders.vendors.parsing import parse_time, to_decimal, zulu
+from airflow_provider_orders.vendors.parsing import optional_text, parse_time, to_decimal, zulu
 from airflow_provider_orders.vendors.settings import (
     COMMON_FIELDS,
     ConnectionField,
@@ -201,7 +201,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("created_at"), assume_utc=True)
         status = str(record.get("status") or "")
-        return Order(
+        return Order.trusted(
             vendor=self.conn_type,
             id=str(record["order_number"]),
             number=str(record["order_number"]),
@@ -210,7 +210,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
             created_at=created,
             updated_at=parse_time(record.get("updated_at"), assume_utc=True),
             total_amount=to_decimal(record.get("total_amount")),
-            currency=record.get("currency"),
+            currency=optional_text(record, "currency"),
             raw=record,
         )
 

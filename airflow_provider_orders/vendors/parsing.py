@@ -81,6 +81,14 @@ def zulu(value: datetime) -> str:
     return text + "Z"
 
 
+def optional_text(record: dict[str, Any], key: str) -> str | None:
+    """``record[key]`` where it is text or missing; any other type raises ``TypeError`` naming the field."""
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"field {key!r} is {type(value).__name__}, not text")
+
+
 def to_decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
