@@ -523,3 +523,38 @@ def test_a_granite_connection_without_host_is_refused_before_any_request() -> No
     crayon = SimpleNamespace(conn_id="c", host="", schema=None, login="u", password="p", port=None,
                              extra_dejson={"client_id": "i", "client_secret": "s"})  # fmt: skip
     assert settings_from_connection(Crayon, crayon).host == "https://api.crayon.com"  # type: ignore[arg-type]
+
+
+# -- every vendor: the listing path's Order is the validated Order -----------------------------------
+
+
+@pytest.mark.parametrize("vendor", [Crayon, AdobeVipMarketplace, GraniteAccessExpress, Emnify, Fleetio])
+def test_each_vendors_orders_are_equal_to_validated_orders_of_the_same_values(vendor: type[Vendor]) -> None:
+    from airflow_provider_orders.models import Order
+    from airflow_provider_orders.sandbox import SandboxConfig
+    from airflow_provider_orders.sandbox.adobe_vip import AdobeApp
+    from airflow_provider_orders.sandbox.core import SandboxState
+    from airflow_provider_orders.sandbox.crayon import CrayonApp
+    from airflow_provider_orders.sandbox.emnify import EmnifyApp
+    from airflow_provider_orders.sandbox.fleetio import FleetioApp
+    from airflow_provider_orders.sandbox.granite import GraniteApp
+
+    apps = {"crayon": (CrayonApp, "1001"), "adobe_vip_marketplace": (AdobeApp, "1005000001"),
+            "granite_access_express": (GraniteApp, ""), "emnify": (EmnifyApp, ""), "fleetio": (FleetioApp, "")}  # fmt: skip
+    app_class, tenant = apps[vendor.conn_type]
+    app = app_class(SandboxState(SandboxConfig(orders=60)))
+    store = app.orders(tenant)
+    settings = {"currency": "EUR"} if vendor is Fleetio else {}
+    module = make(vendor, **settings)
+    records = [app.record(store, i) for i in range(store.size)]
+    assert len(records) >= 60
+    for record in records:
+        fast = module.normalise(json.loads(json.dumps(record)))
+        validated = Order(**{name: getattr(fast, name) for name in Order.model_fields})
+        assert fast == validated
+        assert fast.model_dump(mode="json") == validated.model_dump(mode="json")
+        assert fast.model_fields_set == validated.model_fields_set
+        assert fast.raw == record  # the vendor's record, whole
+        assert fast.created_at is None or fast.created_at.tzinfo is UTC
+    statuses = {module.normalise(r).status for r in records}
+    assert len(statuses) >= 2  # the records cover more than one state

@@ -62,7 +62,9 @@ class SyncTransport:
     """
 
     def __init__(self, settings: ConnectionSettings, *, pool_size: int = 32) -> None:
-        self.pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False, **_tls(settings.verify))
+        self.pool = urllib3.PoolManager(
+            num_pools=4, maxsize=pool_size, retries=False, **_tls(settings.verify)
+        )
         self._ids = itertools.count()
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:

@@ -227,7 +227,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         return OrderLookup(request=HttpRequest("GET", f"/v3/customers/{customer}/orders/{order}"))
 
     def normalise(self, record: dict[str, Any]) -> Order:
-        created = parse_time(record.get("creationDate"))
+        created = parse_time(record.get("creationDate"), field="creationDate")
         status = str(record.get("status") or "")
         return Order.trusted(
             vendor=self.conn_type,

@@ -239,7 +239,7 @@ class Crayon(Vendor):
         )  # fmt: skip
 
     def normalise(self, record: dict[str, Any]) -> Order:
-        created = parse_time(record.get("Created"), assume_utc=True)
+        created = parse_time(record.get("Created"), field="Created", assume_utc=True)
         state = str(record.get("OrderState") or "")
         order_id = str(record["OrderReferenceId"])
         return Order.trusted(

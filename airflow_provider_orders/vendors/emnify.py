@@ -173,9 +173,9 @@ class Emnify(Vendor):
         else:
             name = STATUS_NAMES.get(int(raw_status), str(raw_status)) if raw_status is not None else ""
         name = name.upper()
-        submitted = parse_time(record.get("submit_date"), assume_utc=True)
+        submitted = parse_time(record.get("submit_date"), field="submit_date", assume_utc=True)
         changed = [
-            parse_time(record.get(key), assume_utc=True)
+            parse_time(record.get(key), assume_utc=True, field=key)
             for key in ("delivered_date", "shipped_date", "submit_date")
         ]
         currency = record.get("currency")

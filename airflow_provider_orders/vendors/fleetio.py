@@ -275,9 +275,9 @@ class Fleetio(Vendor):
             number=str(record["number"]),
             status=self.map_status(state),
             vendor_status=state,
-            created_at=parse_time(record.get("created_at")),
-            updated_at=parse_time(record.get("updated_at")),
-            total_amount=(Decimal(int(cents)) / 100) if cents is not None else None,
+            created_at=parse_time(record.get("created_at"), field="created_at"),
+            updated_at=parse_time(record.get("updated_at"), field="updated_at"),
+            total_amount=_amount(cents),
             currency=self.settings.currency,
             raw=record,
         )
@@ -305,6 +305,18 @@ def _label_names(raw: dict[str, Any]) -> set[str]:
 def _matches(order: Order, needle: str) -> bool:
     raw = order.raw
     return any(needle in str(f).lower() for f in (order.id, raw.get("description")) if f)
+
+
+def _amount(cents: Any) -> Decimal | None:
+    """Fleetio's ``total_amount_cents`` as an amount."""
+    if cents is None:
+        return None
+    try:
+        return Decimal(int(cents)) / 100
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"field 'total_amount_cents' is not a whole number of cents: {str(cents)[:40]!r}"
+        ) from None
 
 
 SPEC = VendorSpec(

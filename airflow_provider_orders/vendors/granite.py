@@ -199,7 +199,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
         return OrderLookup(listing=self.plan_listing(filters))
 
     def normalise(self, record: dict[str, Any]) -> Order:
-        created = parse_time(record.get("created_at"), assume_utc=True)
+        created = parse_time(record.get("created_at"), field="created_at", assume_utc=True)
         status = str(record.get("status") or "")
         return Order.trusted(
             vendor=self.conn_type,
@@ -208,7 +208,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
             status=self.map_status(status),
             vendor_status=status,
             created_at=created,
-            updated_at=parse_time(record.get("updated_at"), assume_utc=True),
+            updated_at=parse_time(record.get("updated_at"), field="updated_at", assume_utc=True),
             total_amount=to_decimal(record.get("total_amount")),
             currency=optional_text(record, "currency"),
             raw=record,

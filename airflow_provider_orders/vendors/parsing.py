@@ -27,11 +27,14 @@ def generic_error(body: dict[str, Any], status: int) -> tuple[str | None, str]:
     return code, message or f"HTTP {status}"
 
 
-def parse_time(value: Any, *, assume_utc: bool = False) -> datetime | None:
+def parse_time(value: Any, *, assume_utc: bool = False, field: str | None = None) -> datetime | None:
     """Parse a vendor timestamp to tz-aware UTC.
 
     ``assume_utc`` treats a time without a zone as UTC (Crayon); otherwise a naive time is an error.
     Fractions of any length (Crayon's ``.5`` or ``.193``) are accepted.
+
+    :param field: the record's field the value came from, named in the ``ValueError`` for a value that is
+        not a time.
     """
     if value is None or value == "":
         return None
@@ -42,13 +45,20 @@ def parse_time(value: Any, *, assume_utc: bool = False) -> datetime | None:
             # Python 3.11+ reads Z and fractions of any length itself: the fast path for most records.
             parsed = _fromisoformat(value)
         except (TypeError, ValueError):
-            parsed = _parse_time_slowly(value)
+            try:
+                parsed = _parse_time_slowly(value)
+            except (TypeError, ValueError):
+                what = f"field {field!r}" if field else "the value"
+                raise ValueError(
+                    f"{what} is not an ISO-8601 time: {type(value).__name__} {str(value)[:60]!r}"
+                ) from None
     zone = parsed.tzinfo
     if zone is UTC:
         return parsed
     if zone is None:
         if not assume_utc:
-            raise ValueError(f"timestamp {value!r} has no time zone")
+            what = f"field {field!r}: " if field else ""
+            raise ValueError(f"{what}timestamp {value!r} has no time zone")
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
