@@ -24,7 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from typing import Protocol
 
 from airflow_provider_orders.engine.policy import SeenIds
 from airflow_provider_orders.engine.protocol import Emit, Flow, Fork, Forked, Join, Reply
@@ -106,7 +106,11 @@ class Listing:
 
     def take(self, page: Page) -> tuple[list[Order], bool]:
         """The orders of ``page`` to hand on, and whether the listing ends with them."""
-        orders = [self._normalise(record) for record in page.records]
+        normalise = self.vendor.normalise
+        try:
+            orders = [normalise(record) for record in page.records]
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise record_error(self.vendor, exc) from None
         self.received += len(orders)
         keys = self._line_keys(orders) if self.vendor.lists_order_lines else None
         fresh = self.seen.keep_new(orders, keys)
@@ -142,9 +146,6 @@ class Listing:
             )  # fmt: skip
         log.info("%s: %s done: %d pages, %d orders", self.name, self.label, self.pages, self.emitted)
 
-    def _normalise(self, record: dict[str, Any]) -> Order:
-        return read_record(self.vendor, lambda: self.vendor.normalise(record))
-
     def _line_keys(self, orders: list[Order]) -> list[Hashable]:
         """De-duplication keys of order lines: the line's key, numbered where a page repeats it.
 
@@ -168,11 +169,17 @@ def read_record(vendor: Vendor, read: Callable[[], Order]) -> Order:
     that names the vendor and the field, never a bare ``KeyError`` from deep in a vendor module."""
     try:
         return read()
-    except KeyError as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise record_error(vendor, exc) from None
+
+
+def record_error(vendor: Vendor, exc: Exception) -> VendorApiError:
+    """The error for a record a vendor module could not read (``exc``: what its normalise raised)."""
+    if isinstance(exc, KeyError):
         problem = f"has no field {exc.args[0]!r}" if exc.args else "lacks a field"
-    except (ValueError, TypeError, AttributeError) as exc:
+    else:
         problem = f"has a field of an unexpected type or value ({type(exc).__name__}: {str(exc)[:200]})"
-    raise VendorApiError(
+    return VendorApiError(
         f"a {vendor.display_name} order record {problem}; the provider cannot read it",
         vendor=vendor.conn_type,
     )
