@@ -174,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.replay_server", description=__doc__)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--granite-rpm", type=int, default=60, help="Granite's limit while rendering")
     args = parser.parse_args(argv)
-    sandbox = Sandbox(SandboxConfig(orders=args.orders, latency_ms=args.latency_ms)).start()
+    config = SandboxConfig(orders=args.orders, latency_ms=args.latency_ms, granite_rpm=args.granite_rpm)
+    sandbox = Sandbox(config).start()
     cache = ReplayCache((sandbox.host, sandbox.port))
 
     def ready(port: int) -> None:
