@@ -236,10 +236,12 @@ def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
     answers faster than a page is normalised, handing each fetch to another thread costs the listing
     more than it hides. So every :data:`PROBE_EVERY` pages one page is fetched in line and measured (its
     wall time less this thread's CPU time is the network wait), and pages are read ahead until the next
-    probe only when both the wait and the work on a page (normalising it, and the caller's own work
-    before asking for the next) exceed :data:`READ_AHEAD_PAYS_SECONDS`. In line, every page is measured.
+    probe only when the work on a page (normalising it, and the caller's own work before asking for the
+    next) and the wait of this and of the page measured before it all exceed
+    :data:`READ_AHEAD_PAYS_SECONDS` (one slow answer on a fast server does not turn it on). In line,
+    every page is measured.
     """
-    ahead_mode, since_probe = True, 0
+    ahead_mode, since_probe, last_wait = True, 0, float("inf")
     while True:
         listing.check_cursor(page)
         ahead: Forked | None = None
@@ -262,7 +264,8 @@ def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
         started, cpu_started = time.monotonic(), time.thread_time()
         response = yield from listing.engine.call(page.next_request)
         wait = (time.monotonic() - started) - (time.thread_time() - cpu_started)
-        ahead_mode, since_probe = min(wait, work) > READ_AHEAD_PAYS_SECONDS, 0
+        ahead_mode, since_probe = min(wait, last_wait, work) > READ_AHEAD_PAYS_SECONDS, 0
+        last_wait = wait
         page = listing.read(response)
 
 
