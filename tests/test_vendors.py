@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from airflow_provider_orders.errors import ConnectionConfigError, InvalidFilterError
 from airflow_provider_orders.models import OrderStatus
@@ -558,3 +559,29 @@ def test_each_vendors_orders_are_equal_to_validated_orders_of_the_same_values(ve
         assert fast.created_at is None or fast.created_at.tzinfo is UTC
     statuses = {module.normalise(r).status for r in records}
     assert len(statuses) >= 2  # the records cover more than one state
+
+
+def test_a_trusted_order_copies_pickles_and_updates_like_a_validated_one() -> None:
+    import copy
+    import pickle
+
+    from airflow_provider_orders.models import Order
+
+    values = {"vendor": "crayon", "id": "1", "number": "1", "status": OrderStatus.COMPLETED, "vendor_status": "Succeeded",
+              "created_at": datetime(2025, 1, 1, tzinfo=UTC), "updated_at": None, "total_amount": Decimal("1.50"),
+              "currency": "EUR", "raw": {"OrderReferenceId": 1, "Lines": [{"a": [1, 2]}]}}  # fmt: skip
+    trusted, validated = Order.trusted(**values), Order(**values)
+    every = set(Order.model_fields)
+    changed = trusted.model_copy(update={"id": "2", "not_a_field": 1})
+    assert changed.id == "2" and changed.model_fields_set == every | {"not_a_field"}
+    assert trusted.model_fields_set == every  # the shared set is untouched by the copy's update
+    assert Order.trusted(**values).model_fields_set == every
+    for twin in (copy.copy(trusted), copy.deepcopy(trusted), pickle.loads(pickle.dumps(trusted))):
+        assert twin == validated and twin.model_fields_set == every
+        assert type(twin.model_fields_set) is set
+    assert trusted.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(TypeError, match="shared"):
+        trusted.model_fields_set.add("id")
+    with pytest.raises(ValidationError):
+        trusted.model_copy(update={"vendor": "x"}).__setattr__("id", "3")  # still frozen

@@ -154,6 +154,7 @@ class AsyncTransport:
         async for orders in self._drive(flow, []):
             for order in orders:
                 yield order
+            del orders  # not kept while the next page is fetched and decoded
 
     async def _drive(self, flow: Flow[Any], outcome: list[Any]) -> AsyncIterator[list[Order]]:
         forked: dict[Forked, asyncio.Task[HttpResponse]] = {}

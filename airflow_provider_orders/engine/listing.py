@@ -225,7 +225,9 @@ def _one_by_one(listing: Listing, page: Page) -> Flow[None]:
             listing.finish()
             return
         listing.check_page_cap(listing.pages + 1)
-        page = listing.read((yield from listing.engine.call(page.next_request)))
+        request = page.next_request
+        del page, batch  # this page and its orders go before the next is decoded (see _read_ahead)
+        page = listing.read((yield from listing.engine.call(request)))
 
 
 def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
@@ -261,8 +263,12 @@ def _read_ahead(listing: Listing, page: Page) -> Flow[None]:
             listing.finish()
             return
         listing.check_page_cap(listing.pages + 1)
+        # The page in hand and its orders go before the next one is decoded: two pages of records alive
+        # at once push the garbage collector's young generation past its threshold on every page.
+        request = page.next_request
+        del page, batch
         started, cpu_started = time.monotonic(), time.thread_time()
-        response = yield from listing.engine.call(page.next_request)
+        response = yield from listing.engine.call(request)
         wait = (time.monotonic() - started) - (time.thread_time() - cpu_started)
         ahead_mode, since_probe = min(wait, last_wait, work) > READ_AHEAD_PAYS_SECONDS, 0
         last_wait = wait

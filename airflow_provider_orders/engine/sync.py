@@ -135,6 +135,7 @@ class SyncTransport:
         """Carry out a listing flow, yielding its orders as each page arrives."""
         for orders in self._drive(flow, []):
             yield from orders
+            del orders  # not kept while the next page is fetched and decoded
 
     def _drive(self, flow: Flow[Any], outcome: list[Any]) -> Iterator[list[Order]]:
         """Step ``flow``, carrying out its actions; yields each Emit's orders; its result goes to ``outcome``."""

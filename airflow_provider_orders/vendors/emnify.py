@@ -174,10 +174,11 @@ class Emnify(Vendor):
             name = STATUS_NAMES.get(int(raw_status), str(raw_status)) if raw_status is not None else ""
         name = name.upper()
         submitted = parse_time(record.get("submit_date"), field="submit_date", assume_utc=True)
-        changed = [
-            parse_time(record.get(key), assume_utc=True, field=key)
-            for key in ("delivered_date", "shipped_date", "submit_date")
-        ]
+        updated = submitted  # the latest of submit, ship and delivery
+        for key in ("shipped_date", "delivered_date"):
+            at = parse_time(record.get(key), assume_utc=True, field=key)
+            if at is not None and (updated is None or at > updated):
+                updated = at
         currency = record.get("currency")
         if isinstance(currency, dict):
             currency = currency.get("code") or currency.get("symbol")
@@ -190,7 +191,7 @@ class Emnify(Vendor):
             status=self.map_status(name),
             vendor_status=name,
             created_at=submitted,
-            updated_at=max((c for c in changed if c), default=None),
+            updated_at=updated,
             total_amount=to_decimal(record.get("total")),
             currency=currency,
             raw=record,
