@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
+from urllib3 import HTTPHeaderDict
 from urllib3.util import make_headers
 
 from airflow_provider_orders.engine.failures import (
@@ -69,7 +70,9 @@ class SyncTransport:
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         started = time.monotonic()
-        headers = {**DEFAULT_HEADERS, **request.headers}
+        # Merged as requests merged them: a vendor's "accept" replaces the default "Accept", never joins it.
+        headers = HTTPHeaderDict(DEFAULT_HEADERS)
+        headers.update(request.headers)
         url = request.url
         if request.params:
             # As requests does it: the query the URL has, then the parameters, form-encoded.
