@@ -238,7 +238,7 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
             created_at=created,
             updated_at=None,
             total_amount=None,
-            currency=optional_text(record, "currencyCode"),
+            currency=optional_text(record.get("currencyCode"), "currencyCode"),
             raw=record,
         )
 

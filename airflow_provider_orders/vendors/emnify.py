@@ -26,7 +26,14 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import HeaderPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, to_decimal, zulu
+from airflow_provider_orders.vendors.parsing import (
+    all_of,
+    in_window,
+    optional_text,
+    parse_time,
+    to_decimal,
+    zulu,
+)
 from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
 from airflow_provider_orders.vendors.spec import VendorSpec
 
@@ -182,8 +189,6 @@ class Emnify(Vendor):
         currency = record.get("currency")
         if isinstance(currency, dict):
             currency = currency.get("code") or currency.get("symbol")
-        if currency is not None and not isinstance(currency, str):
-            raise TypeError(f"field 'currency' is {type(currency).__name__}, not text")
         return Order.trusted(
             vendor=self.conn_type,
             id=str(record["id"]),
@@ -193,7 +198,7 @@ class Emnify(Vendor):
             created_at=submitted,
             updated_at=updated,
             total_amount=to_decimal(record.get("total")),
-            currency=currency,
+            currency=optional_text(currency, "currency"),
             raw=record,
         )
 

@@ -210,7 +210,7 @@ class GraniteAccessExpress(ClientCredentialsVendor):
             created_at=created,
             updated_at=parse_time(record.get("updated_at"), field="updated_at", assume_utc=True),
             total_amount=to_decimal(record.get("total_amount")),
-            currency=optional_text(record, "currency"),
+            currency=optional_text(record.get("currency"), "currency"),
             raw=record,
         )
 

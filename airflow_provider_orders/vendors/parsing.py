@@ -91,12 +91,12 @@ def zulu(value: datetime) -> str:
     return text + "Z"
 
 
-def optional_text(record: dict[str, Any], key: str) -> str | None:
-    """``record[key]`` where it is text or missing; any other type raises ``TypeError`` naming the field."""
-    value = record.get(key)
+def optional_text(value: Any, field: str) -> str | None:
+    """``value`` (from the record's ``field``) where it is text or ``None``; any other type raises
+    ``TypeError`` naming the field."""
     if value is None or isinstance(value, str):
         return value
-    raise TypeError(f"field {key!r} is {type(value).__name__}, not text")
+    raise TypeError(f"field {field!r} is {type(value).__name__}, not text")
 
 
 def to_decimal(value: Any) -> Decimal | None:
