@@ -28,20 +28,7 @@ from airflow_provider_orders.sandbox.emnify import CREDENTIALS as EMNIFY
 from airflow_provider_orders.sandbox.fleetio import CREDENTIALS as FLEETIO
 from airflow_provider_orders.sandbox.granite import CREDENTIALS as GRANITE
 
-CRAYON_PATH = "/crayon/api/v1/purchaserequest/orders/"
-FLEETIO_PATH = "/fleetio/api/v1/purchase_orders"
-
-
-def crayon_token(url: str) -> str:
-    c = CRAYON
-    basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
-    response = requests.post(f"{url}/crayon/api/v1/connect/token/", headers={"Authorization": f"Basic {basic}"},
-                             data={"grant_type": "password", "username": c["username"], "password": c["password"],
-                                   "scope": "CustomerApi"}, timeout=30)  # fmt: skip
-    response.raise_for_status()
-    return str(response.json()["AccessToken"])
-
-
+TENANT = 1001
 FLEETIO_HEADERS = {
     "Authorization": f"Token {FLEETIO['api_key']}",
     "Account-Token": FLEETIO["account_token"],
@@ -49,89 +36,11 @@ FLEETIO_HEADERS = {
 }
 
 
-# -- raw ------------------------------------------------------------------------------------------
-
-
-def raw_crayon(url: str, tenant: int, page_size: int) -> int:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {crayon_token(url)}"
-    count, page = 0, 1
-    while True:
-        body = session.get(f"{url}{CRAYON_PATH}", params={"customerTenantId": tenant, "page": page,
-                           "pageSize": page_size, "sortOrder": "Descending"}, timeout=30).json()  # fmt: skip
-        count += len(body["Items"])
-        if not body["Items"] or page * page_size >= body["TotalHits"]:
-            return count
-        page += 1
-
-
-def raw_fleetio(url: str, page_size: int) -> int:
-    session = requests.Session()
-    session.headers.update(FLEETIO_HEADERS)
-    count, cursor = 0, None
-    while True:
-        params: dict[str, Any] = {"per_page": page_size, "sort[created_at]": "asc"}
-        if cursor:
-            params["start_cursor"] = cursor
-        body = session.get(f"{url}{FLEETIO_PATH}", params=params, timeout=30).json()
-        count += len(body["records"])
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return count
-
-
-# -- urllib3 + msgspec: the ceiling ----------------------------------------------------------------
-
-
 def _pool(url: str) -> Any:
     import urllib3
 
     host, port = url.removeprefix("http://").split(":")
     return urllib3.HTTPConnectionPool(host, int(port), maxsize=1, retries=False, timeout=30.0)
-
-
-def ceiling_crayon(url: str, tenant: int, page_size: int) -> int:
-    from urllib.parse import urlencode
-
-    import msgspec
-
-    pool = _pool(url)
-    headers = {"Authorization": f"Bearer {crayon_token(url)}", "Accept": "application/json"}
-    decode = msgspec.json.Decoder().decode
-    count, page = 0, 1
-    while True:
-        query = urlencode(
-            {"customerTenantId": tenant, "page": page, "pageSize": page_size, "sortOrder": "Descending"}
-        )
-        body = decode(pool.request("GET", f"{CRAYON_PATH}?{query}", headers=headers).data)
-        count += len(body["Items"])
-        if not body["Items"] or page * page_size >= body["TotalHits"]:
-            return count
-        page += 1
-
-
-def ceiling_fleetio(url: str, page_size: int) -> int:
-    from urllib.parse import urlencode
-
-    import msgspec
-
-    pool = _pool(url)
-    decode = msgspec.json.Decoder().decode
-    count, cursor = 0, None
-    while True:
-        params: dict[str, Any] = {"per_page": page_size, "sort[created_at]": "asc"}
-        if cursor:
-            params["start_cursor"] = cursor
-        body = decode(
-            pool.request("GET", f"{FLEETIO_PATH}?{urlencode(params)}", headers=FLEETIO_HEADERS).data
-        )
-        count += len(body["records"])
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return count
-
-
-# -- HttpOperator with a pagination_function -------------------------------------------------------
 
 
 def _http_connection(url: str) -> None:
@@ -144,92 +53,7 @@ def _http_connection(url: str) -> None:
                                                         "schema": "http"})  # fmt: skip
 
 
-def http_provider_crayon(url: str, tenant: int, page_size: int, *, keep: list[Any] | None = None) -> int:
-    from airflow.providers.http.operators.http import HttpOperator
-
-    _http_connection(url)
-    params = {"customerTenantId": tenant, "page": 1, "pageSize": page_size, "sortOrder": "Descending"}
-
-    def next_page(response: requests.Response) -> dict[str, Any] | None:
-        body = response.json()
-        page = int(response.request.url.split("page=")[1].split("&")[0]) if response.request.url else 1
-        if not body["Items"] or page * page_size >= body["TotalHits"]:
-            return None
-        return {"data": {**params, "page": page + 1}}
-
-    def count(responses: list[requests.Response]) -> int:
-        if keep is not None:
-            keep.extend(responses)
-        return sum(len(r.json()["Items"]) for r in responses)
-
-    op = HttpOperator(task_id="list_orders", http_conn_id="bench_http", endpoint=CRAYON_PATH, method="GET",
-                      data=params, headers={"Authorization": f"Bearer {crayon_token(url)}"},
-                      pagination_function=next_page, response_filter=count, log_response=False)  # fmt: skip
-    return int(op.execute({}))
-
-
-def http_provider_fleetio(url: str, page_size: int) -> int:
-    from airflow.providers.http.operators.http import HttpOperator
-
-    _http_connection(url)
-    params = {"per_page": page_size, "sort[created_at]": "asc"}
-
-    def next_page(response: requests.Response) -> dict[str, Any] | None:
-        cursor = response.json().get("next_cursor")
-        return {"data": {**params, "start_cursor": cursor}} if cursor else None
-
-    op = HttpOperator(task_id="list_orders", http_conn_id="bench_http", endpoint=FLEETIO_PATH, method="GET",
-                      data=params, headers=FLEETIO_HEADERS, pagination_function=next_page,
-                      response_filter=lambda responses: sum(len(r.json()["records"]) for r in responses),
-                      log_response=False)  # fmt: skip
-    return int(op.execute({}))
-
-
-# -- dlt -----------------------------------------------------------------------------------------
-
-
-def dlt_crayon(url: str, tenant: int, page_size: int) -> int:
-    from dlt.sources.helpers.rest_client import RESTClient
-    from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
-
-    headers = {"Authorization": f"Bearer {crayon_token(url)}"}
-    params = {"customerTenantId": tenant, "pageSize": page_size, "sortOrder": "Descending"}
-    # Crayon announces items (TotalHits), dlt's paginator wants pages: one probe gives the page count.
-    total = requests.get(f"{url}{CRAYON_PATH}", params={**params, "page": 1, "pageSize": 1}, headers=headers,
-                         timeout=30).json()["TotalHits"]  # fmt: skip
-    client = RESTClient(base_url=url, headers=headers, data_selector="Items",
-                        paginator=PageNumberPaginator(base_page=1, page_param="page", total_path=None,
-                                                      maximum_page=math.ceil(total / page_size) + 1))  # fmt: skip
-    return sum(len(page) for page in client.paginate(CRAYON_PATH, params=params))
-
-
-def dlt_fleetio(url: str, page_size: int) -> int:
-    from dlt.sources.helpers.rest_client import RESTClient
-    from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
-
-    client = RESTClient(base_url=url, headers=FLEETIO_HEADERS, data_selector="records",
-                        paginator=JSONResponseCursorPaginator(cursor_path="next_cursor", cursor_param="start_cursor"))  # fmt: skip
-    params = {"per_page": page_size, "sort[created_at]": "asc"}
-    return sum(len(page) for page in client.paginate(FLEETIO_PATH, params=params))
-
-
-# -- this provider -------------------------------------------------------------------------------
-
-
-def provider_crayon(tenant: int, page_size: int, concurrency: int = 1) -> int:
-    from airflow_provider_orders.hooks.crayon import CrayonHook
-
-    return sum(1 for _ in CrayonHook().iter_orders(customer_tenant_id=tenant, page_size=page_size,
-                                                   concurrency=concurrency))  # fmt: skip
-
-
-def provider_fleetio(page_size: int) -> int:
-    from airflow_provider_orders.hooks.fleetio import FleetioHook
-
-    return sum(1 for _ in FleetioHook().iter_orders(page_size=page_size))
-
-
-# -- Adobe, Granite, emnify: the same five competitors from one recipe per vendor --------------------
+# -- one recipe per vendor, the same five competitors for each ---------------------------------------
 #
 # Each recipe says what a user's loop needs to know of the vendor: its list path, how to authenticate,
 # the first page's parameters, where the records are, and how to get from one page to the next. The raw,
@@ -249,6 +73,35 @@ class Recipe:
 
     def count(self, body: Any) -> int:
         return len(body if self.records is None else body[self.records])
+
+
+def _crayon_headers(url: str) -> dict[str, str]:
+    c = CRAYON
+    basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
+    response = requests.post(f"{url}/crayon/api/v1/connect/token/", headers={"Authorization": f"Basic {basic}"},
+                             data={"grant_type": "password", "username": c["username"], "password": c["password"],
+                                   "scope": "CustomerApi"}, timeout=30)  # fmt: skip
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['AccessToken']}", "Accept": "application/json"}
+
+
+def _crayon_next(body: Any, headers: Mapping[str, str], params: dict[str, Any]) -> dict[str, Any] | None:
+    page = int(params["page"])
+    if not body["Items"] or page * int(params["pageSize"]) >= body["TotalHits"]:
+        return None
+    return {**params, "page": page + 1}
+
+
+def crayon_recipe(tenant: int) -> Recipe:
+    """Crayon's recipe for the orders of ``tenant`` (the memory scenario names its own)."""
+    return Recipe("/crayon/api/v1/purchaserequest/orders/", _crayon_headers,
+                  {"customerTenantId": tenant, "page": 1, "pageSize": 100, "sortOrder": "Descending"}, "Items",
+                  _crayon_next)  # fmt: skip
+
+
+def _fleetio_next(body: Any, headers: Mapping[str, str], params: dict[str, Any]) -> dict[str, Any] | None:
+    cursor = body.get("next_cursor")
+    return {**params, "start_cursor": cursor} if cursor else None
 
 
 def _adobe_headers(url: str) -> dict[str, str]:
@@ -295,6 +148,9 @@ def _emnify_next(body: Any, headers: Mapping[str, str], params: dict[str, Any]) 
 
 
 RECIPES = {
+    "crayon": crayon_recipe(TENANT),
+    "fleetio": Recipe("/fleetio/api/v1/purchase_orders", lambda url: dict(FLEETIO_HEADERS),
+                      {"per_page": 100, "sort[created_at]": "asc"}, "records", _fleetio_next),
     "adobe": Recipe("/adobe/v3/customers/1005000001/orders", _adobe_headers,
                     {"limit": 100, "offset": 0, "start-date": "2000-01-01"}, "items", _adobe_next),
     "granite": Recipe("/granite/api/v1/ordersAccessExpress", _granite_headers,
@@ -337,7 +193,8 @@ def ceiling(url: str, recipe: Recipe) -> int:
         params = nxt
 
 
-def http_provider(url: str, recipe: Recipe) -> int:
+def http_provider(url: str, recipe: Recipe, *, keep: list[Any] | None = None) -> int:
+    """:param keep: filled with every response (the memory scenario holds them, as HttpOperator does)."""
     from airflow.providers.http.operators.http import HttpOperator
 
     _http_connection(url)
@@ -347,22 +204,32 @@ def http_provider(url: str, recipe: Recipe) -> int:
         nxt = recipe.next(response.json(), {k.lower(): v for k, v in response.headers.items()}, params)
         return None if nxt is None else {"data": nxt}
 
+    def count(responses: list[requests.Response]) -> int:
+        if keep is not None:
+            keep.extend(responses)
+        return sum(recipe.count(r.json()) for r in responses)
+
     op = HttpOperator(task_id="list_orders", http_conn_id="bench_http", endpoint=recipe.path, method="GET",
                       data=dict(recipe.first), headers=recipe.headers(url), pagination_function=next_page,
-                      response_filter=lambda responses: sum(recipe.count(r.json()) for r in responses),
-                      log_response=False)  # fmt: skip
+                      response_filter=count, log_response=False)  # fmt: skip
     return int(op.execute({}))
 
 
 def dlt(url: str, vendor: str) -> int:
     from dlt.sources.helpers.rest_client import RESTClient
-    from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, PageNumberPaginator
+    from dlt.sources.helpers.rest_client.paginators import (
+        JSONLinkPaginator,
+        JSONResponseCursorPaginator,
+        PageNumberPaginator,
+    )
 
     recipe = RECIPES[vendor]
     headers = recipe.headers(url)
     params = dict(recipe.first)
     paginator: Any
-    if vendor == "adobe":
+    if vendor == "fleetio":
+        paginator = JSONResponseCursorPaginator(cursor_path="next_cursor", cursor_param="start_cursor")
+    elif vendor == "adobe":
         paginator = JSONLinkPaginator(next_url_path="links.next.uri")
     elif vendor == "granite":
         params.pop("page")
@@ -370,14 +237,18 @@ def dlt(url: str, vendor: str) -> int:
             base_page=1, page_param="page", total_path=None, stop_after_empty_page=True
         )
     else:
-        # emnify announces the page count in a header and repeats its last page past the end: one probe
-        # gives the count, as with Crayon.
-        pages = requests.get(f"{url}{recipe.path}", params=params, headers=headers, timeout=30).headers[
-            "X-pages"
-        ]
+        # Crayon announces items (TotalHits), emnify pages in a header and repeats its last page past the
+        # end; dlt's paginator wants the page count: one probe gives it.
+        probe = requests.get(f"{url}{recipe.path}", params=params, headers=headers, timeout=30)
+        pages = (
+            math.ceil(probe.json()["TotalHits"] / params["pageSize"])
+            if vendor == "crayon"
+            else int(probe.headers["X-pages"])
+        )
         params.pop("page")
-        paginator = PageNumberPaginator(base_page=1, page_param="page", total_path=None,
-                                        maximum_page=int(pages) + 1)  # fmt: skip
+        paginator = PageNumberPaginator(
+            base_page=1, page_param="page", total_path=None, maximum_page=pages + 1
+        )
     client = RESTClient(
         base_url=url, headers=headers, data_selector=recipe.records or "$", paginator=paginator
     )
@@ -387,7 +258,6 @@ def dlt(url: str, vendor: str) -> int:
 def provider(vendor: str) -> int:
     from airflow_provider_orders.hooks.resolve import get_orders_hook
 
-    hook = get_orders_hook({"adobe": "adobe_vip_marketplace", "granite": "granite_access_express"}.get(vendor, vendor)
-                           + "_default")  # fmt: skip
-    filters = {"customer_id": "1005000001"} if vendor == "adobe" else {}
-    return sum(1 for _ in hook.iter_orders(page_size=100, **filters))
+    conn_type = {"adobe": "adobe_vip_marketplace", "granite": "granite_access_express"}.get(vendor, vendor)
+    scope = {"crayon": {"customer_tenant_id": TENANT}, "adobe": {"customer_id": "1005000001"}}.get(vendor, {})
+    return sum(1 for _ in get_orders_hook(f"{conn_type}_default").iter_orders(page_size=100, **scope))

@@ -32,10 +32,10 @@ def main() -> None:
             lines = sum(1 for _ in target.open())
             assert lines == count
     else:
-        from benchmarks.competitors import http_provider_crayon
+        from benchmarks.competitors import crayon_recipe, http_provider
 
         kept: list[object] = []
-        count = http_provider_crayon(args.url, args.tenant, 100, keep=kept)
+        count = http_provider(args.url, crayon_recipe(args.tenant), keep=kept)
     print(
         json.dumps({"orders": count, "peak_rss_mb": peak_rss_mb(), "seconds": time.perf_counter() - started})
     )
