@@ -145,6 +145,10 @@ MISSING = object()
             "field 'created_at': timestamp '2025-01-01T00:00:00' has no time zone",
         ),
         ("number", MISSING, "has no field 'number'"),
+        # Read as str(None), every such record had the id "None" and all but the first were dropped.
+        ("number", None, "field 'number' is empty, not an order id"),
+        ("number", "", "field 'number' is empty, not an order id"),
+        ("number", {"value": 7}, "field 'number' is dict, not an order id"),
         (
             "total_amount_cents",
             "12.5 USD",

@@ -585,3 +585,38 @@ def test_a_trusted_order_copies_pickles_and_updates_like_a_validated_one() -> No
         trusted.model_fields_set.add("id")
     with pytest.raises(ValidationError):
         trusted.model_copy(update={"vendor": "x"}).__setattr__("id", "3")  # still frozen
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("12.50", Decimal("12.50")), (12, Decimal(12)), (12.5, Decimal("12.5")),
+     ("-0.01", Decimal("-0.01"))],
+)  # fmt: skip
+def test_an_amount_is_read_exactly(value: Any, expected: Decimal | None) -> None:
+    from airflow_provider_orders.vendors.parsing import to_decimal
+
+    assert to_decimal(value, "total") == expected
+
+
+@pytest.mark.parametrize("value", ["12,50 EUR", "NaN", "Infinity", True, {"amount": 1}, [1]])
+def test_an_amount_that_cannot_be_read_is_an_error_naming_the_field_not_none(value: Any) -> None:
+    from airflow_provider_orders.vendors.parsing import to_decimal
+
+    with pytest.raises(ValueError, match=r"^field 'total_amount' is not an amount: "):
+        to_decimal(value, "total_amount")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "field", "record"),
+    [(Crayon, "OrderReferenceId", {"OrderReferenceId": None, "OrderState": "Succeeded"}),
+     (GraniteAccessExpress, "order_number", {"order_number": "", "status": "DELIVERED"}),
+     (Emnify, "id", {"id": None, "status": {"id": 1, "description": "Created"}}),
+     (AdobeVipMarketplace, "orderId", {"orderId": None, "status": "1000"})],
+)  # fmt: skip
+def test_a_record_without_an_id_is_an_error_naming_the_field(
+    vendor: type[Vendor], field: str, record: dict[str, Any]
+) -> None:
+    """Never the id "None", which made every such record after the first a repeat, dropped."""
+    instance = make(vendor)
+    with pytest.raises(ValueError, match=rf"^field '{field}' is empty, not an order id$"):
+        instance.normalise(record)

@@ -28,7 +28,14 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import OffsetLinkPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, optional_text, parse_time, zulu
+from airflow_provider_orders.vendors.parsing import (
+    all_of,
+    in_window,
+    optional_text,
+    parse_time,
+    record_id,
+    zulu,
+)
 from airflow_provider_orders.vendors.settings import (
     COMMON_FIELDS,
     ConnectionField,
@@ -231,8 +238,8 @@ class AdobeVipMarketplace(ClientCredentialsVendor):
         status = str(record.get("status") or "")
         return Order.trusted(
             vendor=self.conn_type,
-            id=str(record["orderId"]),
-            number=str(record.get("externalReferenceId") or record["orderId"]),
+            id=(order_id := record_id(record, "orderId")),
+            number=str(record.get("externalReferenceId") or order_id),
             status=self.map_status(status),
             vendor_status=status,
             created_at=created,

@@ -29,7 +29,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, Token
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import PageNumberPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, record_id
 from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
 from airflow_provider_orders.vendors.spec import VendorSpec
 
@@ -241,7 +241,7 @@ class Crayon(Vendor):
     def normalise(self, record: dict[str, Any]) -> Order:
         created = parse_time(record.get("Created"), field="Created", assume_utc=True)
         state = str(record.get("OrderState") or "")
-        order_id = str(record["OrderReferenceId"])
+        order_id = record_id(record, "OrderReferenceId")
         return Order.trusted(
             vendor="crayon",
             id=order_id,

@@ -31,6 +31,7 @@ from airflow_provider_orders.vendors.parsing import (
     in_window,
     optional_text,
     parse_time,
+    record_id,
     to_decimal,
     zulu,
 )
@@ -191,13 +192,13 @@ class Emnify(Vendor):
             currency = currency.get("code") or currency.get("symbol")
         return Order.trusted(
             vendor=self.conn_type,
-            id=str(record["id"]),
-            number=str(record.get("purchase_order_number") or record["id"]),
+            id=(order_id := record_id(record, "id")),
+            number=str(record.get("purchase_order_number") or order_id),
             status=self.map_status(name),
             vendor_status=name,
             created_at=submitted,
             updated_at=updated,
-            total_amount=to_decimal(record.get("total")),
+            total_amount=to_decimal(record.get("total"), "total"),
             currency=optional_text(currency, "currency"),
             raw=record,
         )

@@ -29,7 +29,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, path_segment
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import CursorOrNumberedPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, zulu
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, record_id, zulu
 from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionField, ConnectionSettings
 from airflow_provider_orders.vendors.spec import VendorSpec
 
@@ -271,8 +271,8 @@ class Fleetio(Vendor):
         cents = record.get("total_amount_cents")
         return Order.trusted(
             vendor=self.conn_type,
-            id=str(record["number"]),
-            number=str(record["number"]),
+            id=(number := record_id(record, "number")),
+            number=number,
             status=self.map_status(state),
             vendor_status=state,
             created_at=parse_time(record.get("created_at"), field="created_at"),

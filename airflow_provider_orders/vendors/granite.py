@@ -31,7 +31,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import ShortPagePager
-from airflow_provider_orders.vendors.parsing import optional_text, parse_time, to_decimal, zulu
+from airflow_provider_orders.vendors.parsing import optional_text, parse_time, record_id, to_decimal, zulu
 from airflow_provider_orders.vendors.settings import (
     COMMON_FIELDS,
     ConnectionField,
@@ -203,13 +203,13 @@ class GraniteAccessExpress(ClientCredentialsVendor):
         status = str(record.get("status") or "")
         return Order.trusted(
             vendor=self.conn_type,
-            id=str(record["order_number"]),
-            number=str(record["order_number"]),
+            id=(number := record_id(record, "order_number")),
+            number=number,
             status=self.map_status(status),
             vendor_status=status,
             created_at=created,
             updated_at=parse_time(record.get("updated_at"), field="updated_at", assume_utc=True),
-            total_amount=to_decimal(record.get("total_amount")),
+            total_amount=to_decimal(record.get("total_amount"), "total_amount"),
             currency=optional_text(record.get("currency"), "currency"),
             raw=record,
         )

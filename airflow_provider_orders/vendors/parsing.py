@@ -99,13 +99,35 @@ def optional_text(value: Any, field: str) -> str | None:
     raise TypeError(f"field {field!r} is {type(value).__name__}, not text")
 
 
-def to_decimal(value: Any) -> Decimal | None:
+def to_decimal(value: Any, field: str) -> Decimal | None:
+    """The amount in the record's ``field``: ``None`` where it is absent or empty; a value that is not a
+    finite number raises ``ValueError`` naming the field (an unreadable amount is never dropped to
+    ``None``)."""
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        if isinstance(value, (bool, dict, list)):
+            raise InvalidOperation
+        amount = Decimal(value if isinstance(value, (str, int)) else str(value))
     except InvalidOperation:
-        return None
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise ValueError(f"field {field!r} is not an amount: {type(value).__name__} {str(value)[:40]!r}")
+    return amount
+
+
+def record_id(record: dict[str, Any], field: str) -> str:
+    """The record's ``field`` as an order id: a missing field raises ``KeyError``; an empty one (``None``,
+    ``""``) or one that is not a number or text raises ``ValueError`` naming the field. (Read as
+    ``str(None)``, every such record would share the id ``"None"`` and all but the first would be
+    dropped as repeats.)"""
+    value = record[field]
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"field {field!r} is {'empty' if value in (None, '') else type(value).__name__}, "
+                     "not an order id")  # fmt: skip
 
 
 def in_window(order: Order, since: datetime | None, until: datetime | None) -> bool:
