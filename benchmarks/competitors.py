@@ -5,6 +5,7 @@
   Airflow (the practical ceiling for Python: every record still decoded to dicts);
 - http-provider: ``HttpOperator`` with a ``pagination_function`` (what Airflow users write today);
 - dlt: ``RESTClient.paginate`` with the matching paginator;
+- order floor: the least any provider returning one ``Order`` a record can do (:func:`order_floor`);
 - provider: this provider's hook (``iter_orders``).
 """
 
@@ -253,6 +254,111 @@ def dlt(url: str, vendor: str) -> int:
         base_url=url, headers=headers, data_selector=recipe.records or "$", paginator=paginator
     )
     return sum(len(page) for page in client.paginate(recipe.path, params=params))
+
+
+class _Floor:
+    """A vendor's part of :func:`order_floor`: the record fields an ``Order`` is made of, as a msgspec
+    struct (times parsed by msgspec, in C), the page fields its paging reads, and the ``Order``."""
+
+    def __init__(self, fields: list[tuple[Any, ...]], paging: tuple[str, ...],
+                 order: Callable[[Any, Any], Any]) -> None:  # fmt: skip
+        import msgspec
+
+        self.record = msgspec.defstruct("Record", fields, kw_only=True)
+        self.paging = paging
+        self.order = order
+
+
+def _floors() -> dict[str, _Floor]:
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from airflow_provider_orders.models import Order, OrderStatus
+    from airflow_provider_orders.vendors.adobe_vip import AdobeVipMarketplace
+    from airflow_provider_orders.vendors.crayon import Crayon
+    from airflow_provider_orders.vendors.emnify import Emnify
+    from airflow_provider_orders.vendors.fleetio import Fleetio
+    from airflow_provider_orders.vendors.granite import GraniteAccessExpress
+
+    utc, unknown, new = timezone.utc, OrderStatus.UNKNOWN, Order.trusted
+    time, text, number = (datetime | None, None), (str, ""), (int | str)
+    crayon, fleetio, adobe = Crayon.STATUS_MAP, Fleetio.STATUS_MAP, AdobeVipMarketplace.STATUS_MAP
+    granite, emnify = GraniteAccessExpress.STATUS_MAP, Emnify.STATUS_MAP
+    return {
+        "crayon": _Floor([("OrderReferenceId", number), ("OrderState", *text), ("Created", *time)], ("TotalHits",),
+                         lambda r, raw: new("crayon", (i := str(r.OrderReferenceId)), i, crayon.get(r.OrderState, unknown),
+                                            r.OrderState, r.Created.replace(tzinfo=utc), None, None, None, raw)),
+        "fleetio": _Floor([("number", number), ("state", *text), ("created_at", *time), ("updated_at", *time),
+                           ("total_amount_cents", int | None, None)], ("next_cursor",),
+                          lambda r, raw: new("fleetio", (i := str(r.number)), i, fleetio.get(r.state, unknown), r.state,
+                                             r.created_at.astimezone(utc), r.updated_at.astimezone(utc),
+                                             Decimal(r.total_amount_cents) / 100, None, raw)),
+        "adobe": _Floor([("orderId", str), ("externalReferenceId", str | None, None), ("status", *text),
+                         ("creationDate", *time), ("currencyCode", str | None, None)], ("links",),
+                        lambda r, raw: new("adobe_vip_marketplace", r.orderId, r.externalReferenceId or r.orderId,
+                                           adobe.get(r.status, unknown), r.status, r.creationDate.astimezone(utc),
+                                           None, None, r.currencyCode, raw)),
+        "granite": _Floor([("order_number", number), ("status", *text), ("created_at", *time), ("updated_at", *time),
+                           ("total_amount", float | int | str | None, None)], (),
+                          lambda r, raw: new("granite_access_express", (i := str(r.order_number)), i,
+                                             granite.get(r.status, unknown), r.status, r.created_at.astimezone(utc),
+                                             r.updated_at.astimezone(utc), Decimal(str(r.total_amount)), None, raw)),
+        "emnify": _Floor([("id", int), ("purchase_order_number", str | None, None), ("status", dict[str, Any]),
+                          ("submit_date", *time), ("shipped_date", *time), ("delivered_date", *time),
+                          ("total", float | None, None), ("currency", dict[str, Any] | None, None)], (),
+                         lambda r, raw: new("emnify", str(r.id), r.purchase_order_number or str(r.id),
+                                            emnify.get(s := r.status["description"], unknown), s,
+                                            r.submit_date.astimezone(utc),
+                                            max(t for t in (r.submit_date, r.shipped_date, r.delivered_date) if t),
+                                            Decimal(str(r.total)), r.currency and r.currency["code"], raw)),
+    }  # fmt: skip
+
+
+def order_floor(url: str, recipe: Recipe, vendor: str, *, keep: list[Any] | None = None) -> int:
+    """The least a provider that returns one ``Order`` a record can do: the ceiling's loop, each page
+    decoded by msgspec into typed structs of only the fields an ``Order`` needs (no dict of the record is
+    built; ``raw`` is the record's undecoded bytes, as a lazily decoded ``raw`` would hold them), and one
+    ``Order`` a record built without validation. No retry, de-duplication, filter or check of any kind:
+    a bound on what the provider can reach, not a competitor a user would write.
+
+    :param keep: filled with every ``Order`` (``tests/test_benchmarks.py`` holds them equal to the
+        provider's, so the bound does the provider's normalisation, not less).
+    """
+    from urllib.parse import urlencode
+
+    import msgspec
+
+    floor = _floors()[vendor]
+    key = recipe.records
+    if key is None:
+        pages, records = msgspec.json.Decoder(list[msgspec.Raw]), msgspec.json.Decoder(list[floor.record])
+    else:
+        page_type = msgspec.defstruct(
+            "Page", [(key, list[msgspec.Raw]), *((f, Any, None) for f in floor.paging)]
+        )
+        pages = msgspec.json.Decoder(page_type)
+        records = msgspec.json.Decoder(msgspec.defstruct("Records", [(key, list[floor.record])]))
+    pool = _pool(url)
+    headers = recipe.headers(url)
+    make = floor.order
+    count, params = 0, dict(recipe.first)
+    while True:
+        response = pool.request("GET", f"{recipe.path}?{urlencode(params)}", headers=headers)
+        data = response.data
+        page = pages.decode(data)
+        raws = page if key is None else getattr(page, key)
+        typed = records.decode(data)
+        orders = [
+            make(r, raw) for r, raw in zip(typed if key is None else getattr(typed, key), raws, strict=True)
+        ]
+        count += len(orders)
+        if keep is not None:
+            keep.extend(orders)
+        body = raws if key is None else {key: raws, **{f: getattr(page, f) for f in floor.paging}}
+        nxt = recipe.next(body, {k.lower(): v for k, v in response.headers.items()}, params)
+        if nxt is None:
+            return count
+        params = nxt
 
 
 def provider(vendor: str) -> int:

@@ -82,6 +82,7 @@ def throughput(size: Size) -> list[Row]:
                 "urllib3+msgspec": lambda vendor=vendor: c.ceiling(server.url, c.RECIPES[vendor]),
                 "http-provider": lambda vendor=vendor: c.http_provider(server.url, c.RECIPES[vendor]),
                 "dlt": lambda vendor=vendor: c.dlt(server.url, vendor),
+                "order floor": lambda vendor=vendor: c.order_floor(server.url, c.RECIPES[vendor], vendor),
                 "provider": lambda vendor=vendor: c.provider(vendor),
             }
             for vendor, name, paging in (
@@ -115,6 +116,8 @@ def throughput(size: Size) -> list[Row]:
                     bar = ">= 1.0x raw, >= 0.8x urllib3+msgspec"
                     rows.append(Row(title, sample, f"{ratio}, {sample.median / ceiling:.2f}x ceiling", bar,
                                     _verdict(ok)))  # fmt: skip
+                elif name == "order floor":
+                    rows.append(Row(title, sample, f"{ratio}, {sample.median / ceiling:.2f}x ceiling"))
                 else:
                     rows.append(Row(title, sample, ratio))
     return rows

@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from airflow_provider_orders.hooks.resolve import get_orders_hook
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +34,7 @@ def test_every_scenario_runs_at_tiny_size(tmp_path: Path) -> None:
         assert scenario in text, scenario
     # Throughput rows: the replay server's capacity beside each result, CPU per order for each competitor.
     assert text.count("server capacity") >= 10 and "INVALID" not in text
-    for competitor in ("raw", "urllib3+msgspec", "http-provider", "dlt", "provider"):
+    for competitor in ("raw", "urllib3+msgspec", "http-provider", "dlt", "order floor", "provider"):
         assert f"| {competitor} (" in text and "µs CPU/order) |" in text, competitor
     for competitor in (
         "one poll per wait (before)",
@@ -41,3 +44,24 @@ def test_every_scenario_runs_at_tiny_size(tmp_path: Path) -> None:
     ):
         assert competitor in text, competitor
     assert "CPU:" in text and "python -m benchmarks --tiny" in text
+
+
+@pytest.mark.parametrize("vendor", ["crayon", "fleetio", "adobe", "granite", "emnify"])
+def test_the_order_floor_builds_the_orders_the_provider_lists(sbx: Any, vendor: str) -> None:
+    """The throughput scenario's bound ("order floor") is a bound only if it does the provider's work:
+    every order equal to the hook's, field by field, and its undecoded record the hook's ``raw``."""
+    import msgspec
+
+    from benchmarks import competitors as c
+
+    floor: list[Any] = []
+    count = c.order_floor(sbx.url, c.RECIPES[vendor], vendor, keep=floor)
+    conn_type = {"adobe": "adobe_vip_marketplace", "granite": "granite_access_express"}.get(vendor, vendor)
+    scope = {"crayon": {"customer_tenant_id": c.TENANT}, "adobe": {"customer_id": "1005000001"}}.get(
+        vendor, {}
+    )
+    listed = get_orders_hook(f"{conn_type}_default").list_orders(page_size=100, **scope)
+    assert count == len(floor) == len(listed) > 0
+    for bound, order in zip(floor, listed, strict=True):
+        assert bound.model_dump(exclude={"raw"}) == order.model_dump(exclude={"raw"})
+        assert msgspec.json.decode(bound.raw) == order.raw
