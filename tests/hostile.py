@@ -25,6 +25,8 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    #: Every header line as sent, in order, repeats kept (``headers`` keeps the last of a name).
+    lines: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,7 +69,7 @@ class HostileServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query)),
                             {k.lower(): v for k, v in self.headers.items()},
-                            self.rfile.read(length) if length else b"")  # fmt: skip
+                            self.rfile.read(length) if length else b"", list(self.headers.items()))  # fmt: skip
                 server.seen.append(seen)
                 answer = server.answer(seen)
                 try:

@@ -111,3 +111,24 @@ class TestWaitWithin:
             assert slow.cancelled()
 
         asyncio.run(main())
+
+
+def test_the_sync_driver_sends_each_header_name_once_the_last_value_winning() -> None:
+    """Merged as requests merged them: case-insensitively, the vendor's over the defaults, later over
+    earlier; a header is never sent twice under two spellings."""
+    from airflow_provider_orders.engine.protocol import PreparedRequest
+    from airflow_provider_orders.engine.sync import SyncTransport
+    from airflow_provider_orders.vendors.settings import ConnectionSettings
+    from tests.hostile import Answer, HostileServer
+
+    with HostileServer(lambda seen: Answer.json({})) as server:
+        transport = SyncTransport(ConnectionSettings.model_construct(verify=True))
+        headers = {"accept": "application/json", "X-Trace": "1", "x-trace": "2", "CONNECTION": "keep-alive"}
+        response = transport.send(PreparedRequest("GET", f"{server.url}/orders#part", (("a", "1"),), headers))
+    assert getattr(response, "status", None) == 200
+    (seen,) = server.seen
+    names = [name.lower() for name, _ in seen.lines]
+    assert len(names) == len(set(names)), seen.lines
+    assert seen.headers["accept"] == "application/json" and seen.headers["x-trace"] == "2"
+    assert "gzip" in seen.headers["accept-encoding"]
+    assert (seen.path, seen.query) == ("/orders", {"a": "1"})  # the fragment is never sent

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
-from urllib3 import HTTPHeaderDict
 from urllib3.util import make_headers
 
 from airflow_provider_orders.engine.failures import (
@@ -73,20 +73,21 @@ class SyncTransport:
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         started = time.monotonic()
-        # Merged as requests merged them: a vendor's "accept" replaces the default "Accept", never joins it.
-        headers = HTTPHeaderDict(DEFAULT_HEADERS)
-        headers.update(request.headers)
-        url = request.url
+        headers = _merged(request.headers)
+        given = {name.lower() for name in headers}
+        url = request.url.partition("#")[0]  # a fragment is the client's, never sent
         if request.params:
             # As requests does it: the query the URL has, then the parameters, form-encoded.
             url += ("&" if "?" in url else "?") + urlencode(request.params)
         body: bytes | None = None
         if request.form is not None:
             body = urlencode(list(request.form.items())).encode()
-            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            if "content-type" not in given:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif request.json_body is not None:
             body = json.dumps(request.json_body, allow_nan=False).encode()
-            headers.setdefault("Content-Type", "application/json")
+            if "content-type" not in given:
+                headers["Content-Type"] = "application/json"
         try:
             origin, target = _split(url)
             pool = self._origins.get(origin)
@@ -97,7 +98,7 @@ class SyncTransport:
                 target,
                 body=body,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=request.timeout, read=request.timeout),
+                timeout=_timeout(request.timeout),
                 retries=False,
                 redirect=False,
                 assert_same_host=False,
@@ -194,10 +195,30 @@ class SyncTransport:
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _merged(given: Mapping[str, str]) -> dict[str, str]:
+    """:data:`DEFAULT_HEADERS` and then ``given``, merged as requests merged them: case-insensitively, the
+    last value of a name wins (a vendor's ``accept`` replaces the default ``Accept``, never joins it)."""
+    headers: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for source in (DEFAULT_HEADERS, given):
+        for name, value in source.items():
+            key = name.lower()
+            if (earlier := names.get(key)) is not None:
+                del headers[earlier]
+            names[key] = name
+            headers[name] = value
+    return headers
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> urllib3.Timeout:
+    """urllib3's timeout for ``seconds`` to connect and between reads (one per value: the pool clones it)."""
+    return urllib3.Timeout(connect=seconds, read=seconds)
+
+
 def _split(url: str) -> tuple[str, str]:
-    """``("scheme://host:port", "/path?query")`` of an absolute URL (its path is ``/`` where it has none; a
-    ``#fragment`` is never sent)."""
-    url = url.partition("#")[0]
+    """``("scheme://host:port", "/path?query")`` of an absolute URL without a fragment (its path is ``/``
+    where it has none)."""
     slash = url.find("/", url.find("//") + 2)
     if slash < 0:
         query = url.find("?")
