@@ -16,7 +16,7 @@ from airflow_provider_orders.vendors.filters import OrderFilters
 from airflow_provider_orders.vendors.http import HttpRequest
 from airflow_provider_orders.vendors.listing import ListingPlan, OrderLookup
 from airflow_provider_orders.vendors.paging import PageNumberPager
-from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time
+from airflow_provider_orders.vendors.parsing import all_of, in_window, parse_time, record_id
 from airflow_provider_orders.vendors.settings import COMMON_FIELDS, ConnectionSettings
 from airflow_provider_orders.vendors.spec import VendorSpec
 
@@ -70,7 +70,7 @@ class AcmeSupply(Vendor):
         state = str(record["state"])
         return Order(
             vendor=self.conn_type,
-            id=str(record["id"]),
+            id=record_id(record, "id"),
             status=self.map_status(state),
             vendor_status=state,
             created_at=parse_time(record["created"]),
