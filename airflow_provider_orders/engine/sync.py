@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from urllib3.util import make_headers
@@ -73,23 +73,20 @@ class SyncTransport:
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         started = time.monotonic()
-        headers = _merged(request.headers)
-        given = {name.lower() for name in headers}
-        url = request.url.partition("#")[0]  # a fragment is the client's, never sent
-        if request.params:
-            # As requests does it: the query the URL has, then the parameters, form-encoded.
-            url += ("&" if "?" in url else "?") + urlencode(request.params)
         body: bytes | None = None
+        content_type: str | None = None
         if request.form is not None:
             body = urlencode(list(request.form.items())).encode()
-            if "content-type" not in given:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            content_type = "application/x-www-form-urlencoded"
         elif request.json_body is not None:
             body = json.dumps(request.json_body, allow_nan=False).encode()
-            if "content-type" not in given:
-                headers["Content-Type"] = "application/json"
+            content_type = "application/json"
+        headers = _merged(request.headers, content_type)
         try:
-            origin, target = _split(url)
+            origin, target = _split(request.url)
+            if request.params:
+                # As requests does it: the query the URL has, then the parameters, form-encoded.
+                target += ("&" if "?" in target else "?") + urlencode(request.params)
             pool = self._origins.get(origin)
             if pool is None:
                 pool = self._origins[origin] = self.pool.connection_from_url(origin)
@@ -195,12 +192,14 @@ class SyncTransport:
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _merged(given: Mapping[str, str]) -> dict[str, str]:
-    """:data:`DEFAULT_HEADERS` and then ``given``, merged as requests merged them: case-insensitively, the
-    last value of a name wins (a vendor's ``accept`` replaces the default ``Accept``, never joins it)."""
+def _merged(given: Mapping[str, str], content_type: str | None) -> dict[str, str]:
+    """:data:`DEFAULT_HEADERS`, the body's ``content_type`` and then ``given``, merged as requests merged
+    them: case-insensitively, the last value of a name wins (a vendor's ``accept`` replaces the default
+    ``Accept`` and its ``content-type`` the body's, never joins it)."""
     headers: dict[str, str] = {}
     names: dict[str, str] = {}
-    for source in (DEFAULT_HEADERS, given):
+    body = {"Content-Type": content_type} if content_type else {}
+    for source in (DEFAULT_HEADERS, body, given):
         for name, value in source.items():
             key = name.lower()
             if (earlier := names.get(key)) is not None:
@@ -217,13 +216,11 @@ def _timeout(seconds: float) -> urllib3.Timeout:
 
 
 def _split(url: str) -> tuple[str, str]:
-    """``("scheme://host:port", "/path?query")`` of an absolute URL without a fragment (its path is ``/``
-    where it has none)."""
-    slash = url.find("/", url.find("//") + 2)
-    if slash < 0:
-        query = url.find("?")
-        return (url, "/") if query < 0 else (url[:query], "/" + url[query:])
-    return url[:slash], url[slash:]
+    """``("scheme://host:port", "/path?query")`` of an absolute URL: its origin's pool is sent the path
+    (``/`` where it has none); a ``#fragment`` is the client's, never sent."""
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    return f"{parts.scheme}://{parts.netloc}", f"{target}?{parts.query}" if parts.query else target
 
 
 def _tls(verify: object) -> dict[str, Any]:

@@ -106,9 +106,7 @@ def to_decimal(value: Any, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        if isinstance(value, (bool, dict, list)):
-            raise InvalidOperation
-        amount = Decimal(value if isinstance(value, (str, int)) else str(value))
+        amount: Decimal | None = Decimal(str(value))  # "True", "{...}" and "[...]" are not numbers either
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite():
