@@ -23,7 +23,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_orders import errors
-from airflow_provider_orders.errors import OrdersError, VendorUnavailableError
+from airflow_provider_orders.errors import OrdersError
 
 
 class _Facts:
@@ -104,13 +104,14 @@ def event_from_error(exc: OrdersError) -> dict[str, Any]:
 def error_from_event(event: Mapping[str, Any]) -> OrdersError:
     """The error a trigger reported, as the class and attributes it had in the triggerer.
 
-    An error that is not one of the provider's (a connection missing from the triggerer's secrets, say)
-    comes back as :class:`VendorUnavailableError`: retryable, as whatever failed there may not fail again.
+    An error that is not one of the provider's comes back as a plain :class:`OrdersError`, with its class
+    named: not retried. Only what the provider knows to be passing (transport errors, 5xx, 429: its
+    retryable errors) is retried; a missing connection already arrives as ``ConnectionConfigError``.
     """
     found = getattr(errors, str(event.get("error_type")), None)
     cls = found if isinstance(found, type) and issubclass(found, OrdersError) else None
     message = str(event.get("message") or "the trigger failed")
     if cls is None:
-        cls = VendorUnavailableError
+        cls = OrdersError
         message = f"{event.get('error_type')} in the triggerer: {message}"
     return cls(message, vendor=event.get("vendor"), status=event.get("http_status"), code=event.get("code"))

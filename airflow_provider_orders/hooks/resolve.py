@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
@@ -24,15 +26,39 @@ def hook_for_connection(conn: Any) -> OrdersHook:
 
 
 def get_orders_hook(conn_id: str) -> OrdersHook:
-    """The vendor hook for the Airflow connection ``conn_id``."""
-    return hook_for_connection(BaseHook.get_connection(conn_id))
+    """The vendor hook for the Airflow connection ``conn_id``.
+
+    :raises ConnectionConfigError: Airflow has no such connection (not retried: create it).
+    """
+    with _missing_connection(conn_id):
+        conn = BaseHook.get_connection(conn_id)
+    return hook_for_connection(conn)
 
 
 async def aget_orders_hook(conn_id: str) -> OrdersHook:
     """:func:`get_orders_hook` on an event loop: the connection is read with ``get_async_connection``."""
     from airflow.providers.common.compat.connection import get_async_connection
 
-    return hook_for_connection(await get_async_connection(conn_id))
+    with _missing_connection(conn_id):
+        conn = await get_async_connection(conn_id)
+    return hook_for_connection(conn)
+
+
+@contextmanager
+def _missing_connection(conn_id: str) -> Iterator[None]:
+    """Airflow's "connection not found" as a :class:`ConnectionConfigError`: a configuration error fails
+    the task with its message (in the triggerer too), where any other error would be retried."""
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    from airflow_provider_orders.errors import ConnectionConfigError
+
+    try:
+        yield
+    except AirflowNotFoundException:
+        raise ConnectionConfigError(
+            f"Airflow has no connection {conn_id!r}: create it (Admin > Connections, `airflow connections "
+            "add`, or an AIRFLOW_CONN_ variable) where the task and the triggerer run, or fix the conn_id"
+        ) from None
 
 
 def conn_type_if_known(conn_id: str) -> str | None:
