@@ -116,6 +116,7 @@ def test(args: list[str]) -> int:
     release, args = take_release(args)
     ensure_venv(release)
     ensure_debian_package("redis-server", "redis-server", "the shared rate budget's tests")
+    ensure_debian_package("tinyproxy", "tinyproxy", "the forward proxy of the networking tests")
     # Playwright drives this browser; it never downloads one of its own.
     ensure_debian_package("chromium", "chromium", "the connection form's browser test")
     env = env_with_venv(release)

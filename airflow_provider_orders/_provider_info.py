@@ -108,6 +108,33 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                          'description': 'The Airflow Redis connection that '
                                                                         'holds the budget when it is '
                                                                         'shared by redis.'},
+                                       'proxy': {'label': 'Proxy',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'format': 'password'},
+                                                 'description': 'http://user:password@proxy.example.com:3128 '
+                                                                'for every request of this connection '
+                                                                '(token endpoints too); overrides '
+                                                                "HTTPS_PROXY. Empty: the environment's "
+                                                                'proxies.'},
+                                       'trust_env': {'label': 'Use proxy variables',
+                                                     'schema': {'type': ['boolean', 'null'],
+                                                                'default': True},
+                                                     'description': 'Read HTTPS_PROXY, HTTP_PROXY, '
+                                                                    'ALL_PROXY and NO_PROXY from the '
+                                                                    'environment when Proxy is empty.'},
+                                       'cert': {'label': 'Client certificate',
+                                                'schema': {'type': ['string', 'null']},
+                                                'description': 'Path of a PEM client certificate, for '
+                                                               'mutual TLS.'},
+                                       'cert_key': {'label': 'Client certificate key',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': 'Path of its PEM private key, if the '
+                                                                   'certificate file does not hold it.'},
+                                       'cert_password': {'label': 'Client key password',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'},
+                                                         'description': 'Password of the private key, if '
+                                                                        'it is encrypted.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -189,6 +216,33 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                          'description': 'The Airflow Redis connection that '
                                                                         'holds the budget when it is '
                                                                         'shared by redis.'},
+                                       'proxy': {'label': 'Proxy',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'format': 'password'},
+                                                 'description': 'http://user:password@proxy.example.com:3128 '
+                                                                'for every request of this connection '
+                                                                '(token endpoints too); overrides '
+                                                                "HTTPS_PROXY. Empty: the environment's "
+                                                                'proxies.'},
+                                       'trust_env': {'label': 'Use proxy variables',
+                                                     'schema': {'type': ['boolean', 'null'],
+                                                                'default': True},
+                                                     'description': 'Read HTTPS_PROXY, HTTP_PROXY, '
+                                                                    'ALL_PROXY and NO_PROXY from the '
+                                                                    'environment when Proxy is empty.'},
+                                       'cert': {'label': 'Client certificate',
+                                                'schema': {'type': ['string', 'null']},
+                                                'description': 'Path of a PEM client certificate, for '
+                                                               'mutual TLS.'},
+                                       'cert_key': {'label': 'Client certificate key',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': 'Path of its PEM private key, if the '
+                                                                   'certificate file does not hold it.'},
+                                       'cert_password': {'label': 'Client key password',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'},
+                                                         'description': 'Password of the private key, if '
+                                                                        'it is encrypted.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -280,6 +334,33 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                          'description': 'The Airflow Redis connection that '
                                                                         'holds the budget when it is '
                                                                         'shared by redis.'},
+                                       'proxy': {'label': 'Proxy',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'format': 'password'},
+                                                 'description': 'http://user:password@proxy.example.com:3128 '
+                                                                'for every request of this connection '
+                                                                '(token endpoints too); overrides '
+                                                                "HTTPS_PROXY. Empty: the environment's "
+                                                                'proxies.'},
+                                       'trust_env': {'label': 'Use proxy variables',
+                                                     'schema': {'type': ['boolean', 'null'],
+                                                                'default': True},
+                                                     'description': 'Read HTTPS_PROXY, HTTP_PROXY, '
+                                                                    'ALL_PROXY and NO_PROXY from the '
+                                                                    'environment when Proxy is empty.'},
+                                       'cert': {'label': 'Client certificate',
+                                                'schema': {'type': ['string', 'null']},
+                                                'description': 'Path of a PEM client certificate, for '
+                                                               'mutual TLS.'},
+                                       'cert_key': {'label': 'Client certificate key',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': 'Path of its PEM private key, if the '
+                                                                   'certificate file does not hold it.'},
+                                       'cert_password': {'label': 'Client key password',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'},
+                                                         'description': 'Password of the private key, if '
+                                                                        'it is encrypted.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -357,6 +438,33 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                          'description': 'The Airflow Redis connection that '
                                                                         'holds the budget when it is '
                                                                         'shared by redis.'},
+                                       'proxy': {'label': 'Proxy',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'format': 'password'},
+                                                 'description': 'http://user:password@proxy.example.com:3128 '
+                                                                'for every request of this connection '
+                                                                '(token endpoints too); overrides '
+                                                                "HTTPS_PROXY. Empty: the environment's "
+                                                                'proxies.'},
+                                       'trust_env': {'label': 'Use proxy variables',
+                                                     'schema': {'type': ['boolean', 'null'],
+                                                                'default': True},
+                                                     'description': 'Read HTTPS_PROXY, HTTP_PROXY, '
+                                                                    'ALL_PROXY and NO_PROXY from the '
+                                                                    'environment when Proxy is empty.'},
+                                       'cert': {'label': 'Client certificate',
+                                                'schema': {'type': ['string', 'null']},
+                                                'description': 'Path of a PEM client certificate, for '
+                                                               'mutual TLS.'},
+                                       'cert_key': {'label': 'Client certificate key',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': 'Path of its PEM private key, if the '
+                                                                   'certificate file does not hold it.'},
+                                       'cert_password': {'label': 'Client key password',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'},
+                                                         'description': 'Password of the private key, if '
+                                                                        'it is encrypted.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},
@@ -440,6 +548,33 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                          'description': 'The Airflow Redis connection that '
                                                                         'holds the budget when it is '
                                                                         'shared by redis.'},
+                                       'proxy': {'label': 'Proxy',
+                                                 'schema': {'type': ['string', 'null'],
+                                                            'format': 'password'},
+                                                 'description': 'http://user:password@proxy.example.com:3128 '
+                                                                'for every request of this connection '
+                                                                '(token endpoints too); overrides '
+                                                                "HTTPS_PROXY. Empty: the environment's "
+                                                                'proxies.'},
+                                       'trust_env': {'label': 'Use proxy variables',
+                                                     'schema': {'type': ['boolean', 'null'],
+                                                                'default': True},
+                                                     'description': 'Read HTTPS_PROXY, HTTP_PROXY, '
+                                                                    'ALL_PROXY and NO_PROXY from the '
+                                                                    'environment when Proxy is empty.'},
+                                       'cert': {'label': 'Client certificate',
+                                                'schema': {'type': ['string', 'null']},
+                                                'description': 'Path of a PEM client certificate, for '
+                                                               'mutual TLS.'},
+                                       'cert_key': {'label': 'Client certificate key',
+                                                    'schema': {'type': ['string', 'null']},
+                                                    'description': 'Path of its PEM private key, if the '
+                                                                   'certificate file does not hold it.'},
+                                       'cert_password': {'label': 'Client key password',
+                                                         'schema': {'type': ['string', 'null'],
+                                                                    'format': 'password'},
+                                                         'description': 'Password of the private key, if '
+                                                                        'it is encrypted.'},
                                        'max_retries': {'label': 'Max retries',
                                                        'schema': {'type': ['integer', 'null'],
                                                                   'default': 5},

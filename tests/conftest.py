@@ -26,6 +26,11 @@ for _folder in (EXAMPLE_DAGS, str(Path(__file__).resolve().parent / "dags")):
         if _name.endswith(".py"):
             shutil.copy(os.path.join(_folder, _name), DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
+# The suite's servers (the sandbox, moto, Redis, Airflow) are on loopback: a proxy in the environment of
+# whoever runs it is never asked for them, by the suite's own clients or the processes it starts.
+from airflow_provider_orders.sandbox.process import loopback_direct  # noqa: E402
+
+os.environ.update(loopback_direct(os.environ))
 
 from airflow_provider_orders.engine.budget import clear_budgets  # noqa: E402
 from airflow_provider_orders.engine.policy import clear_registries  # noqa: E402

@@ -284,9 +284,12 @@ def test_emnify_processes_on_one_machine_authenticate_once(sbx: Sandbox, tmp_pat
     )
     assert authentications(sbx) == 1
     tokens = cache / "tokens"
-    (token_file,) = tokens.iterdir()
+    (token_file,) = tokens.glob("*.json")
+    # Beside it, the lock one refresh at a time takes (empty: the kernel's flock is the lock).
+    assert sorted(p.name for p in tokens.iterdir()) == [token_file.name, f"{token_file.name}.lock"]
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o700
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tokens / f"{token_file.name}.lock").stat().st_mode) == 0o600
     assert "sandbox-emnify-application-token" not in token_file.name + token_file.read_text()
 
 
@@ -309,7 +312,7 @@ def test_emnify_a_revoked_shared_token_is_replaced(sbx: Sandbox, tmp_path: Path)
 def test_emnify_ignores_a_token_file_other_users_can_read(sbx: Sandbox, tmp_path: Path) -> None:
     cache = tmp_path / "tokens"
     run_emnify_process(sbx, cache)
-    (token_file,) = (cache / "tokens").iterdir()
+    (token_file,) = (cache / "tokens").glob("*.json")
     token_file.chmod(0o644)
     run_emnify_process(sbx, cache)
     assert authentications(sbx) == 2

@@ -37,7 +37,9 @@ def test_only_secret_fields_have_names_airflow_masks() -> None:
         for f in spec.vendor_class.connection_fields
     }
     assert masked == secret
-    assert {k for k, v in secret.items() if v} == {("crayon", "client_secret"), ("fleetio", "account_token")}
+    network = {(spec.conn_type, name) for spec in all_specs() for name in ("proxy", "cert_password")}
+    assert {k for k, v in secret.items() if v} == {("crayon", "client_secret"), ("fleetio", "account_token"),
+                                                   *network}  # fmt: skip
 
 
 def test_the_old_names_of_renamed_fields_are_still_read() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -137,3 +138,46 @@ def test_many_triggers_share_one_loop_without_a_thread_each(monkeypatch: pytest.
     assert {r["order_id"] for r in results} == set(ids)
     assert peak[0] - threads_before <= 2  # asyncio's helper threads at most, never one per trigger
     assert len(authenticate_calls) == 1  # one token fetch shared by all 300
+
+
+@pytest.mark.parametrize(
+    ("conn", "message"),
+    [
+        (None, r"Airflow has no connection 'crayon_default': create it"),
+        ({"conn_type": "crayon", "host": "https://api.crayon.com", "login": "u", "password": "p",
+          "extra": {"client_id": "c", "client_secret": "s", "timeout": "soon"}}, r"setting 'timeout'"),
+        ({"conn_type": "crayon", "host": "https://api.crayon.com", "login": "u", "password": "p",
+          "extra": {"client_id": "c", "client_secret": "s", "proxy": "socks5://p:1"}}, r"socks5://"),
+    ],
+    ids=["missing-connection", "bad-extra", "bad-proxy"],
+)  # fmt: skip
+def test_a_configuration_error_in_the_triggerer_fails_the_task_with_its_message(
+    conn: dict[str, Any] | None, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not retried as if the vendor were down: the sensor fails the task for good, saying what to fix."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_provider_orders.boundary import error_from_event, to_airflow
+    from airflow_provider_orders.sensors.orders import OrderStateSensor
+
+    if conn is None:
+        monkeypatch.delenv("AIRFLOW_CONN_CRAYON_DEFAULT", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_CRAYON_DEFAULT", json.dumps(conn))
+    [event] = events(trigger(poll_interval=0.05))
+    assert event["status"] == "error" and event["error_type"] == "ConnectionConfigError", event
+    assert re.search(message, event["message"])
+    error = error_from_event(event)
+    assert not error.retryable and isinstance(to_airflow(error), AirflowFailException)
+    sensor = OrderStateSensor(task_id="wait", conn_id="crayon_default", order_id="0",
+                              scope={"customer_tenant_id": 1001})  # fmt: skip
+    with pytest.raises(AirflowFailException) as raised:
+        sensor.execute_complete({}, event)
+    assert re.search(message, str(raised.value.__cause__))
+
+
+def test_an_unknown_error_in_the_triggerer_is_not_retried_as_a_vendor_outage() -> None:
+    from airflow_provider_orders.boundary import error_from_event
+
+    error = error_from_event({"status": "error", "error_type": "KeyError", "message": "'x'"})
+    assert not error.retryable and "KeyError in the triggerer" in error.message

@@ -20,6 +20,7 @@ from airflow_provider_orders.engine.failures import (
     Body,
     gzip_inflater,
     past_deadline,
+    proxy_refused,
     transport_failure,
 )
 from airflow_provider_orders.engine.protocol import (
@@ -37,6 +38,7 @@ from airflow_provider_orders.engine.protocol import (
 )
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.http import HttpResponse
+from airflow_provider_orders.vendors.network import Network, Proxy
 from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 T = TypeVar("T")
@@ -52,15 +54,20 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.A
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
-def shared_client(verify: bool | str) -> httpx.AsyncClient:
-    """The event loop's client for this TLS setting (created on first use)."""
+def shared_client(network: Network, proxy: Proxy | None) -> httpx.AsyncClient:
+    """The event loop's client for this TLS context and proxy (created on first use).
+
+    The environment is never read by httpx (``trust_env=False``): which proxy a URL takes is
+    :meth:`Network.proxy_for`'s answer, the same as the sync driver's.
+    """
     loop = asyncio.get_running_loop()
     per_loop = _clients.setdefault(loop, {})
-    key = repr(verify)
+    key = f"{network.tls_key}/{proxy.key if proxy else 'direct'}"
     client = per_loop.get(key)
     if client is None or client.is_closed:
         client = per_loop[key] = httpx.AsyncClient(
-            verify=verify,
+            verify=network.ssl_context,
+            proxy=httpx.Proxy(proxy.url, auth=proxy.auth) if proxy is not None else None,
             trust_env=False,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT),
@@ -85,36 +92,52 @@ def gate() -> asyncio.Semaphore:
 class AsyncTransport:
     """Sends prepared requests with a shared ``httpx.AsyncClient``; forked calls run as tasks.
 
-    :param settings: the connection settings (TLS verification).
-    :param client: a client to use instead of the loop's shared one.
+    :param settings: the connection settings (TLS, proxies: see
+        :class:`~airflow_provider_orders.vendors.network.Network`).
+    :param vendor: the connection type, for errors.
+    :param client: a client to use instead of the loop's shared ones (no proxy is then applied).
     """
 
-    def __init__(self, settings: ConnectionSettings, *, client: httpx.AsyncClient | None = None) -> None:
-        self.verify = settings.verify
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        vendor: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.network = Network(settings, vendor=vendor)
         self._client = client
         self._ids = itertools.count()
+        self._proxies: dict[str, Proxy | None] = {}
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        return self._client or shared_client(self.verify)
+    def _proxy(self, url: str) -> Proxy | None:
+        origin = url.split("/", 3)[:3]
+        key = "/".join(origin)
+        if key not in self._proxies:
+            self._proxies[key] = self.network.proxy_for(url)
+        return self._proxies[key]
 
     async def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
+        proxy = self._proxy(request.url)
         try:
             async with gate():
                 # The deadline starts once the request leaves this loop's queue.
                 try:
-                    return await wait_within(self._exchange(request), request.deadline)
+                    return await wait_within(self._exchange(request, proxy), request.deadline)
                 except asyncio.TimeoutError:
                     return past_deadline(request)
         except Exception as exc:
-            failure = transport_failure(exc)
+            failure = transport_failure(exc, proxy=proxy)
             if failure is None:
                 raise
             return failure
 
-    async def _exchange(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
+    async def _exchange(
+        self, request: PreparedRequest, proxy: Proxy | None
+    ) -> HttpResponse | TransportFailure:
         """Send and read the body, decompressed, within ``max_bytes`` (checked as each chunk arrives)."""
-        async with self.client.stream(
+        client = self._client or shared_client(self.network, proxy)
+        async with client.stream(
             request.method,
             request.url,
             params=list(request.params) or None,
@@ -123,6 +146,8 @@ class AsyncTransport:
             data=dict(request.form) if request.form is not None else None,
             timeout=httpx.Timeout(request.timeout),
         ) as response:
+            if response.status_code == 407 and proxy is not None:
+                return proxy_refused(proxy, 407, response.reason_phrase)
             body = Body(request, response.headers)  # the deadline is asyncio's, around the whole exchange
             encoding = (response.headers.get("content-encoding") or "").strip().lower()
             if body.failure is None and encoding in ("gzip", "x-gzip"):

@@ -35,7 +35,7 @@ from airflow_provider_orders.errors import (
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.base import Vendor
 from airflow_provider_orders.vendors.filters import OrderFilters
-from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, checked_id
+from airflow_provider_orders.vendors.http import HttpRequest, HttpResponse, UnreadableBody, checked_id
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,11 @@ class OrdersEngine:
         self.retry = retry_policy or RetryPolicy(self.settings.max_retries)
         key = self._credential_key()
         shared = default_token_directory() if vendor.shares_token_between_processes() else None
-        self.tokens = token_cache_for(key, shared_directory=shared)
+        self.tokens = token_cache_for(
+            key,
+            shared_directory=shared,
+            redis_options=redis_options if self.settings.rate_budget == "redis" else None,
+        )
         self.budget = budget_for(
             key, self.settings.rate_limit, self.settings.rate_budget, redis_options=redis_options
         )
@@ -115,7 +119,10 @@ class OrdersEngine:
 
     def _credential_key(self) -> tuple[str, ...]:
         digest = hashlib.sha256()
-        for secret in (self.settings.login or "", *self.vendor.secrets()):
+        # The credential alone: a proxy or a client certificate changes neither its token nor its budget.
+        network = self.vendor.network_secrets()
+        credential = [secret for secret in self.vendor.secrets() if secret not in network]
+        for secret in (self.settings.login or "", *credential):
             digest.update(secret.encode())
             digest.update(b"\0")
         return (self.vendor.conn_type, self.settings.host, digest.hexdigest())
@@ -178,6 +185,13 @@ class OrdersEngine:
                     yield Sleep(wait)
             reply = yield Send(prepared)
             if isinstance(reply, TransportFailure):
+                if reply.kind == "proxy":
+                    refused = AuthenticationError if reply.status in (401, 407) else VendorApiError
+                    raise refused(
+                        f"{request.method} {_path(prepared.url)}: {reply.message}",
+                        vendor=self.name,
+                        status=reply.status,
+                    )
                 if reply.kind == "tls":
                     raise VendorApiError(
                         f"TLS to {_origin(prepared.url)} failed: {reply.message}", vendor=self.name
@@ -232,6 +246,12 @@ class OrdersEngine:
             if 200 <= status < 300:
                 try:
                     response.json()
+                except UnreadableBody as exc:
+                    raise VendorApiError(
+                        f"{request.method} {_path(prepared.url)} answered a body that cannot be decoded: {exc}",
+                        vendor=self.name,
+                        status=status,
+                    ) from None
                 except ValueError:
                     retryable = True
             if retryable:
@@ -294,8 +314,13 @@ class OrdersEngine:
             if cached is not None:
                 return cached
             if self.tokens.claim_fetch():
-                break
-            yield Sleep(TOKEN_WAIT_SECONDS)  # another call is fetching it
+                # Another process may have stored a token between the look above and the claim.
+                cached = self.tokens.get()
+                if cached is None:
+                    break
+                self.tokens.release_fetch()
+                return cached
+            yield Sleep(TOKEN_WAIT_SECONDS)  # another call (here, or in another process) is fetching it
         try:
             response = yield from self.call(request)
             token = self.vendor.read_token(response)

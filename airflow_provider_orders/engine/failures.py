@@ -8,24 +8,39 @@ same final error whichever driver met it.
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orders.engine.protocol import PreparedRequest, TransportFailure
 
+if TYPE_CHECKING:
+    from airflow_provider_orders.vendors.network import Proxy
 
-def transport_failure(exc: BaseException) -> TransportFailure | None:
+
+def transport_failure(exc: BaseException, *, proxy: Proxy | None = None) -> TransportFailure | None:
     """The failure ``exc`` stands for, or ``None`` when it is no transport failure (a bug: let it raise).
 
     The sync driver sends with urllib3, the async one with httpx; both are imported here on the first
     failure only.
+
+    :param proxy: the proxy the request went through, if any: a failure of the proxy names it (never
+        its credentials), and a proxy that refused the tunnel with a 4xx is not retried.
     """
     import httpx
     import urllib3.exceptions as urllib3_errors
 
+    if proxy is not None and isinstance(exc, (urllib3_errors.ProxyError, httpx.ProxyError)):
+        text = " ".join(str(err) for err in _chain(exc))
+        status = re.search(r"\b([45]\d\d)\b", text)
+        if status is not None and status.group(1).startswith("4"):
+            return proxy_refused(proxy, int(status.group(1)), "")
+        cause = exc.__cause__ or exc.__context__ or (exc.args[-1] if exc.args else None)
+        detail = describe(cause) if isinstance(cause, BaseException) else describe(exc)
+        return TransportFailure("connect", f"through {proxy.named}: {detail}")
     tls = _tls_misconfiguration(exc)
     if tls is not None:
         return TransportFailure("tls", tls)
@@ -42,6 +57,33 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
         # itself), other protocol errors.
         return TransportFailure("protocol", describe(exc))
     return None
+
+
+def proxy_refused(proxy: Proxy, status: int, reason: str) -> TransportFailure:
+    """The failure of a request the proxy refused with ``status``: 407, it wants credentials or other ones
+    (some proxies, tinyproxy among them, answer a tunnel with wrong credentials 401)."""
+    if status in (401, 407):
+        fix = (
+            "put the proxy's user:password in the URL (http://user:password@host:port), in the proxy extra "
+            "or the variable, and check them"
+        )
+    else:
+        fix = "ask the proxy's administrators to allow this host and port, or set NO_PROXY for it"
+    said = f" {reason}" if reason else ""
+    return TransportFailure("proxy", f"{proxy.named} refused the request ({status}{said}); {fix}", status)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, once each."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        err = todo.pop()
+        if not isinstance(err, BaseException) or any(err is s for s in seen):
+            continue
+        seen.append(err)
+        todo.extend([err.__cause__, err.__context__, getattr(err, "reason", None), *err.args])
+    return seen
 
 
 def _tls_misconfiguration(exc: BaseException) -> str | None:

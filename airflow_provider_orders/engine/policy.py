@@ -20,6 +20,11 @@ from typing import Any
 
 from airflow_provider_orders.vendors.http import Token
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: each process refreshes on its own
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 900.0
@@ -100,6 +105,7 @@ class TokenFile:
         self.directory = directory
         name = credential_digest(key, 40)
         self.path = os.path.join(directory, f"{name}.json")
+        self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"TokenFile({self.path!r})"
@@ -149,6 +155,142 @@ class TokenFile:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
 
+    def try_lock(self) -> bool:
+        """Take the refresh lock of this credential (``<file>.lock``, ``flock``) without waiting; ``False``
+        while another process holds it. The kernel releases it if that process dies. Where the lock file
+        cannot be used (no ``fcntl``, a read-only directory), ``True``: a refresh is never blocked."""
+        if fcntl is None:
+            return True
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        fd = self._lock_fd
+        if fd is not None:
+            self._lock_fd = None
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing the descriptor releases the flock
+
+
+class RedisTokenStore:
+    """One credential's token and refresh lock in Redis, so that several machines share one refresh
+    (``rate_budget=redis``: the Redis the request budget already uses).
+
+    The token is kept under ``airflow-provider-orders:token:<hash>`` until it expires (Redis' own expiry);
+    the lock is ``...:token-lock:<hash>``, taken with ``SET NX`` for :attr:`TokenCache.FETCH_CLAIM_SECONDS`
+    and released only by its holder. The hash is one-way over the credential: never a secret. When Redis
+    does not answer (within the budget's timeout), this machine's :class:`TokenFile` stands in: a warning,
+    and the machines refresh on their own until Redis is back.
+
+    :param client: a ``redis.Redis``.
+    :param key: the credential key.
+    :param fallback: the token file of this machine.
+    """
+
+    def __init__(self, client: Any, key: tuple[str, ...], fallback: TokenFile) -> None:
+        self.client = client
+        name = credential_digest(key, 40)
+        self.key = f"airflow-provider-orders:token:{name}"
+        self.lock_key = f"airflow-provider-orders:token-lock:{name}"
+        self.fallback = fallback
+        self._holder: str | None = None
+        self._local_lock = False
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"RedisTokenStore({self.key!r})"
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("the shared token store in Redis failed (%s); using this machine's token file until "
+                        "it answers", type(exc).__name__)  # fmt: skip
+
+    def load(self) -> tuple[str, float] | None:
+        try:
+            pipe = self.client.pipeline()
+            pipe.get(self.key)
+            pipe.pttl(self.key)
+            value, ttl = pipe.execute()
+        except Exception as exc:
+            self._failed(exc)
+            return self.fallback.load()
+        if value is None or ttl is None or ttl <= 0:
+            return None
+        return (value.decode() if isinstance(value, bytes) else str(value)), ttl / 1000
+
+    def save(self, access_token: str, lifetime: float) -> None:
+        try:
+            self.client.set(self.key, access_token, px=max(1, int(lifetime * 1000)))
+        except Exception as exc:
+            self._failed(exc)
+            self.fallback.save(access_token, lifetime)
+
+    def discard(self, access_token: str | None = None) -> None:
+        try:
+            if access_token is None:
+                self.client.delete(self.key)
+            else:
+                self.client.eval(_DELETE_IF_EQUAL, 1, self.key, access_token)
+        except Exception as exc:
+            self._failed(exc)
+            self.fallback.discard(access_token)
+
+    def try_lock(self) -> bool:
+        holder = os.urandom(16).hex()
+        try:
+            taken = self.client.set(
+                self.lock_key, holder, nx=True, px=int(TokenCache.FETCH_CLAIM_SECONDS * 1000)
+            )
+        except Exception as exc:
+            self._failed(exc)
+            self._local_lock = self.fallback.try_lock()
+            return self._local_lock
+        if taken:
+            self._holder = holder
+        return bool(taken)
+
+    def unlock(self) -> None:
+        if self._local_lock:
+            self._local_lock = False
+            self.fallback.unlock()
+        holder, self._holder = self._holder, None
+        if holder is not None:
+            try:
+                self.client.eval(_DELETE_IF_EQUAL, 1, self.lock_key, holder)
+            except Exception as exc:
+                self._failed(exc)
+
+
+#: Delete KEYS[1] only if it still holds ARGV[1] (a token another machine replaced, a lock another took).
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def redis_token_store(key: tuple[str, ...], options: dict[str, Any], fallback: TokenFile) -> RedisTokenStore:
+    """A :class:`RedisTokenStore` on ``redis.Redis(**options)``, each call bounded as the budget's are."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = 0.5
+    client = redis.Redis(
+        **options, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    return RedisTokenStore(client, key, fallback)
+
 
 def _private(info: os.stat_result) -> bool:
     owner = getattr(os, "getuid", lambda: info.st_uid)()
@@ -177,12 +319,15 @@ class TokenCache:
     is left, so a listing never starts a request with a token about to lapse.
 
     :param clock: monotonic seconds.
-    :param file: where to share the token with other processes, if anywhere.
+    :param file: where to share the token with other processes, if anywhere (a :class:`TokenFile`, or a
+        :class:`RedisTokenStore` for several machines): its refresh lock is then held while fetching.
     """
 
     FETCH_CLAIM_SECONDS = 120.0
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, file: TokenFile | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, file: TokenFile | RedisTokenStore | None = None
+    ) -> None:
         self.clock = clock
         self.file = file
         self._token: Token | None = None
@@ -193,18 +338,25 @@ class TokenCache:
     def claim_fetch(self) -> bool:
         """Whether the caller should fetch the token now; ``False`` while another caller is fetching.
 
-        One fetch at a time per credential, whether the callers are threads or coroutines: the others
-        wait for its result instead of all asking the token endpoint at once.
+        One fetch at a time per credential, whether the callers are threads or coroutines of this
+        process, or other processes sharing the token (the file's lock; Redis' for several machines): the
+        others wait for its result instead of all asking the token endpoint at once. A caller that gets
+        the claim reads the shared token again before fetching (:meth:`get`): the holder before it may
+        just have stored one.
         """
         with self._lock:
             now = self.clock()
             if self._fetching_since is not None and now - self._fetching_since < self.FETCH_CLAIM_SECONDS:
+                return False
+            if self.file is not None and not self.file.try_lock():
                 return False
             self._fetching_since = now
             return True
 
     def release_fetch(self) -> None:
         with self._lock:
+            if self._fetching_since is not None and self.file is not None:
+                self.file.unlock()
             self._fetching_since = None
 
     def get(self) -> str | None:
@@ -253,33 +405,46 @@ def _renew_margin(lifetime: float) -> float:
 
 
 class SeenIds:
-    """The order ids of one listing, in about 8 bytes each, for de-duplication.
+    """The order ids (or line keys) of one listing, for de-duplication: exact, never a hash.
 
-    Recent ids sit in a set; every ``chunk`` ids they are merged into one sorted array of 64-bit hashes.
-    Python's string hash is stable within a process, which is all one listing needs; two different ids
-    share a hash with odds of about 1 in 10^7 at a million orders.
+    Two different ids are never taken for one: an order is dropped only when its very key was seen. Ids
+    that are canonical decimal numbers (what the five vendors use: ``"4711"``, no sign, no leading zero,
+    at most 18 digits) are kept as the number itself, which names exactly one such string, in about 8
+    bytes each: recent ones in a set, merged every ``chunk`` into one sorted ``array('q')``. Any other key
+    (``"PO-17"``, a UUID, a line's tuple) is kept whole in a set. Measured on 1M orders
+    (``tests/test_policy.py``): about 8 MB for numeric ids, and about the size of the keys plus a set's
+    slot each for others.
     """
 
     def __init__(self, chunk: int = 131_072) -> None:
         self.chunk = chunk
         self._recent: set[int] = set()
         self._sorted = array("q")
+        self._others: set[Hashable] = set()
 
     def add(self, key: Hashable) -> bool:
         """Record ``key``; ``False`` when it was already seen."""
-        h = hash(key)
-        if h in self._recent:
+        number = _number(key)
+        if number is None:
+            if key in self._others:
+                return False
+            self._others.add(key)
+            return True
+        if number in self._recent:
             return False
         old = self._sorted
         if old:
-            i = bisect.bisect_left(old, h)
-            if i < len(old) and old[i] == h:
+            i = bisect.bisect_left(old, number)
+            if i < len(old) and old[i] == number:
                 return False
-        self._recent.add(h)
+        self._recent.add(number)
         if len(self._recent) >= self.chunk:
-            self._sorted = array("q", heapq.merge(old, sorted(self._recent)))
-            self._recent.clear()
+            self._merge()
         return True
+
+    def _merge(self) -> None:
+        self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
+        self._recent.clear()
 
     def keep_new(self, orders: list[Any], keys: Sequence[Hashable] | None = None) -> list[Any]:
         """The orders not seen before, each recorded; order kept.
@@ -289,33 +454,62 @@ class SeenIds:
         """
         if keys is None:
             keys = [order.id for order in orders]
-        hashes = list(map(hash, keys))
-        if not self._sorted and len(set(hashes)) == len(hashes) and self._recent.isdisjoint(hashes):
-            # The usual page: all new. One set update instead of a lookup per order.
-            self._recent.update(hashes)
+        numbers = list(map(_number, keys))
+        if (
+            not self._sorted
+            and None not in numbers
+            and len(set(numbers)) == len(numbers)
+            and self._recent.isdisjoint(numbers)
+        ):
+            # The usual page: numeric ids, all new. One set update instead of a lookup per order.
+            self._recent.update(numbers)  # type: ignore[arg-type]
             if len(self._recent) >= self.chunk:
-                self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
-                self._recent.clear()
+                self._merge()
             return orders
         return [order for order, key in zip(orders, keys, strict=True) if self.add(key)]
 
     def __len__(self) -> int:
-        return len(self._recent) + len(self._sorted)
+        return len(self._recent) + len(self._sorted) + len(self._others)
+
+
+def _number(key: Hashable) -> int | None:
+    """The number a canonical decimal id names (``"4711"`` -> 4711), else ``None``: ``"04711"``, ``"+1"``,
+    ``"1_000"`` and ``" 1"`` are not canonical, so no two different strings give one number."""
+    if (
+        type(key) is str
+        and 0 < len(key) <= 18
+        and key.isascii()
+        and key.isdigit()
+        and (key[0] != "0" or len(key) == 1)
+    ):
+        return int(key)
+    return None
 
 
 _registry_lock = threading.Lock()
 _tokens: dict[tuple[str, ...], TokenCache] = {}
 
 
-def token_cache_for(key: tuple[str, ...], *, shared_directory: str | None = None) -> TokenCache:
+def token_cache_for(
+    key: tuple[str, ...],
+    *,
+    shared_directory: str | None = None,
+    redis_options: dict[str, Any] | None = None,
+) -> TokenCache:
     """The process-wide token cache of one credential.
 
     :param shared_directory: also keep the token in a :class:`TokenFile` there, for other processes.
+    :param redis_options: ``redis.Redis`` keywords: keep it in Redis instead, for other machines (the file
+        stands in while Redis fails).
     """
     with _registry_lock:
         cache = _tokens.get(key)
         if cache is None:
-            file = TokenFile(shared_directory, key) if shared_directory else None
+            file: TokenFile | RedisTokenStore | None = None
+            if shared_directory:
+                file = TokenFile(shared_directory, key)
+                if redis_options is not None:
+                    file = redis_token_store(key, redis_options, file)
             cache = _tokens[key] = TokenCache(file=file)
         return cache
 

@@ -44,13 +44,16 @@ class TransportFailure:
 
     :param kind: ``timeout`` (no answer in time, or not all of it by the deadline), ``connect`` (refused,
         reset or closed before an answer), ``protocol`` (an answer that could not be read: a broken chunk, a
-        body that fails to decode), ``too_large`` (a body past ``max_bytes``) or ``tls`` (no TLS on that port, an
-        untrusted certificate); the last two are never retried.
+        body that fails to decode), ``too_large`` (a body past ``max_bytes``), ``tls`` (no TLS on that port, an
+        untrusted certificate) or ``proxy`` (the proxy refused the request with a 4xx, ``status``); the
+        last three are never retried. A proxy that cannot be reached or fails with a 5xx is ``connect``.
     :param message: the exception's class and reason, without the URL's query.
+    :param status: the proxy's HTTP status, for ``proxy``.
     """
 
-    kind: Literal["timeout", "connect", "protocol", "too_large", "tls"]
+    kind: Literal["timeout", "connect", "protocol", "too_large", "tls", "proxy"]
     message: str
+    status: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import heapq
 import itertools
 import json
-import os
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
+import urllib3.connection
 from urllib3.util import make_headers
 
 from airflow_provider_orders.engine.failures import (
     CHUNK_BYTES,
     Body,
+    past_deadline,
+    proxy_refused,
     transport_failure,
 )
 from airflow_provider_orders.engine.protocol import (
@@ -35,6 +42,7 @@ from airflow_provider_orders.engine.protocol import (
 )
 from airflow_provider_orders.models import Order
 from airflow_provider_orders.vendors.http import HttpResponse
+from airflow_provider_orders.vendors.network import Network, Proxy
 from airflow_provider_orders.vendors.settings import ConnectionSettings
 
 T = TypeVar("T")
@@ -48,28 +56,66 @@ DEFAULT_HEADERS = {
 
 
 class SyncTransport:
-    """Sends prepared requests over one urllib3 ``PoolManager``; forked calls run in worker threads.
+    """Sends prepared requests over urllib3's connection pools; forked calls run in worker threads.
 
     urllib3 directly, not a ``requests.Session``: the session's per-request work (merging settings,
     hooks, cookies, re-preparing the URL) is about a third of the cost of a page on a fast server, and
     the engine needs none of it. What the session gave is kept here: no redirect is followed (the engine
-    reports one); nothing is retried by the pool (the engine retries); the environment's proxies,
-    ``.netrc`` and CA variables are ignored, so credentials only ever go to the connection's own host;
-    TLS is verified against certifi's bundle, or the CA file or directory the connection's ``verify``
-    names, or not at all where it says ``false``; bodies are inflated as they are read.
+    reports one); nothing is retried by the pool (the engine retries); ``.netrc`` and the CA variables are
+    ignored; bodies are inflated as they are read. Proxies (the connection's ``proxy``, else the
+    environment's) and TLS (``verify``, the client certificate) come from
+    :class:`~airflow_provider_orders.vendors.network.Network`, as in the async driver: a proxied origin
+    goes through urllib3's ``ProxyManager`` (``CONNECT`` for https). Every exchange, connect and headers
+    included, ends at the request's deadline (:class:`Watchdog`).
 
-    :param settings: the connection settings (TLS verification).
+    :param settings: the connection settings (TLS, proxies).
+    :param vendor: the connection type, for errors.
     :param pool_size: connections kept per host (at least the concurrency of any listing).
     """
 
-    def __init__(self, settings: ConnectionSettings, *, pool_size: int = 32) -> None:
-        self.pool = urllib3.PoolManager(
-            num_pools=4, maxsize=pool_size, retries=False, **_tls(settings.verify)
-        )
+    def __init__(
+        self, settings: ConnectionSettings, *, vendor: str | None = None, pool_size: int = 32
+    ) -> None:
+        self.network = Network(settings, vendor=vendor)
+        self._pool_options: dict[str, Any] = {
+            "num_pools": 4,
+            "maxsize": pool_size,
+            "retries": False,
+            "ssl_context": self.network.ssl_context,
+        }
+        self.pool = _watched(urllib3.PoolManager(**self._pool_options))
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._ids = itertools.count()
-        #: The pool of each origin (``scheme://host:port``) sent to, so that a request skips the manager's
-        #: parsing of the whole URL and goes to its host's pool with its path.
-        self._origins: dict[str, urllib3.HTTPConnectionPool] = {}
+        #: How each origin (``scheme://host:port``) sent to is reached, so that a request skips the
+        #: manager's parsing of the whole URL and goes to its host's pool with its path.
+        self._routes: dict[str, _Route] = {}
+
+    def _route(self, origin: str) -> _Route:
+        route = self._routes.get(origin)
+        if route is None:
+            proxy = self.network.proxy_for(origin)
+            if proxy is None:
+                route = _Route(self.pool.connection_from_url(origin))
+            else:
+                manager = self._proxy_manager(proxy)
+                if origin.startswith("https:"):
+                    # CONNECT: a pool whose connections tunnel through the proxy, sent the path as usual.
+                    route = _Route(manager.connection_from_url(origin), proxy=proxy)
+                else:
+                    # A plain-http origin is forwarded: the proxy is sent the whole URL.
+                    route = _Route(None, manager, proxy)
+            self._routes[origin] = route
+        return route
+
+    def _proxy_manager(self, proxy: Proxy) -> urllib3.ProxyManager:
+        manager = self._proxies.get(proxy.key)
+        if manager is None:
+            auth = proxy.auth
+            headers = make_headers(proxy_basic_auth=f"{auth[0]}:{auth[1]}") if auth else None
+            manager = self._proxies[proxy.key] = _watched(
+                urllib3.ProxyManager(proxy.url, proxy_headers=headers, **self._pool_options)
+            )
+        return manager
 
     def send(self, request: PreparedRequest) -> HttpResponse | TransportFailure:
         started = time.monotonic()
@@ -82,29 +128,34 @@ class SyncTransport:
             body = json.dumps(request.json_body, allow_nan=False).encode()
             content_type = "application/json"
         headers = _merged(request.headers, content_type)
+        watch = WATCHDOG.watch(started + request.deadline)
+        route: _Route | None = None
         try:
             origin, target = _split(request.url)
             if request.params:
                 # As requests does it: the query the URL has, then the parameters, form-encoded.
                 target += ("&" if "?" in target else "?") + urlencode(request.params)
-            pool = self._origins.get(origin)
-            if pool is None:
-                pool = self._origins[origin] = self.pool.connection_from_url(origin)
-            response = pool.urlopen(
-                request.method,
-                target,
-                body=body,
-                headers=headers,
-                timeout=_timeout(request.timeout),
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=True,
-            )
+            route = self._route(origin)
+            options: dict[str, Any] = {
+                "body": body,
+                "headers": headers,
+                "timeout": _timeout(request.timeout, request.deadline),
+                "retries": False,
+                "redirect": False,
+                "preload_content": False,
+                "decode_content": True,
+            }
+            if route.pool is not None:
+                response = route.pool.urlopen(request.method, target, assert_same_host=False, **options)
+            else:
+                assert route.manager is not None
+                response = route.manager.urlopen(request.method, origin + target, **options)
             read: bytes | TransportFailure | None = None
             try:
-                read = self._read(response, request, started)
+                if response.status == 407 and route.proxy is not None:
+                    read = proxy_refused(route.proxy, 407, response.reason or "")
+                else:
+                    read = self._read(response, request, started)
             finally:
                 if isinstance(read, bytes):
                     response.release_conn()  # read to its end: the connection goes back to the pool
@@ -112,10 +163,17 @@ class SyncTransport:
                     response.close()  # refused or broken half-way: the connection is not reused
                     response.release_conn()
         except Exception as exc:
-            failure = transport_failure(exc)
+            if watch.fired:
+                return past_deadline(request)
+            failure = transport_failure(exc, proxy=route.proxy if route is not None else None)
             if failure is None:
                 raise
             return failure
+        finally:
+            WATCHDOG.finish(watch)
+        if watch.fired:
+            # Cut at the deadline: what was read may look whole (a body that ends with the connection).
+            return past_deadline(request)
         if isinstance(read, TransportFailure):
             return read
         return HttpResponse(response.status, dict(response.headers.itermerged()), read, request.url)
@@ -210,9 +268,11 @@ def _merged(given: Mapping[str, str], content_type: str | None) -> dict[str, str
 
 
 @functools.lru_cache(maxsize=64)
-def _timeout(seconds: float) -> urllib3.Timeout:
-    """urllib3's timeout for ``seconds`` to connect and between reads (one per value: the pool clones it)."""
-    return urllib3.Timeout(connect=seconds, read=seconds)
+def _timeout(seconds: float, deadline: float) -> urllib3.Timeout:
+    """urllib3's timeout for ``seconds`` between reads and to connect, the connect never longer than the
+    deadline (one per value: the pool clones it). The watchdog cannot cut a socket that is still
+    connecting; every later step it can."""
+    return urllib3.Timeout(connect=min(seconds, deadline), read=seconds)
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -223,13 +283,146 @@ def _split(url: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", f"{target}?{parts.query}" if parts.query else target
 
 
-def _tls(verify: object) -> dict[str, Any]:
-    """urllib3's TLS arguments for the connection's ``verify``: what ``requests`` made of the same value."""
-    if verify is False:
-        return {"cert_reqs": "CERT_NONE"}
-    if isinstance(verify, str):
-        key = "ca_cert_dir" if os.path.isdir(verify) else "ca_certs"
-        return {"cert_reqs": "CERT_REQUIRED", key: verify}
-    import certifi
+@dataclass(frozen=True)
+class _Route:
+    """How an origin is reached: a pool sent the path (direct, or tunnelled through a proxy), or a proxy
+    that is sent the whole URL (a plain-http origin through a proxy)."""
 
-    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+    pool: urllib3.HTTPConnectionPool | None
+    manager: urllib3.ProxyManager | None = None
+    proxy: Proxy | None = None
+
+
+class _Watch:
+    """One exchange under the watchdog: its deadline, the connection it is on, whether it was cut."""
+
+    __slots__ = ("connection", "done", "fired", "until")
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+        self.connection: Any = None
+        self.fired = False
+        self.done = False
+
+
+_current = threading.local()
+
+
+class Watchdog:
+    """Ends an exchange at its deadline, whatever the server trickles.
+
+    A socket timeout bounds each read, not their sum: a server that sends its status line and headers one
+    byte a second would hold a request for as long as it likes. One thread for the whole process keeps
+    the deadlines of the exchanges in flight in a heap and, when one passes, shuts its connection's
+    socket down; the blocked read returns, and the driver reports the deadline (``watch.fired``).
+    Registering an exchange is a heap push under a lock: no thread or timer per request.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._finished = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, until: float) -> _Watch:
+        """Start watching the calling thread's next exchange: its connection attaches itself."""
+        watch = _Watch(until)
+        _current.watch = watch
+        with self._cond:
+            heapq.heappush(self._heap, (until, next(self._seq), watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="orders-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._cond.notify()
+        return watch
+
+    def finish(self, watch: _Watch) -> None:
+        """The exchange ended: its connection is no longer cut at the deadline."""
+        _current.watch = None
+        with self._cond:
+            watch.done = True
+            watch.connection = None
+            self._finished += 1
+            if self._finished > 1024 and self._finished * 2 > len(self._heap):
+                # Finished exchanges wait in the heap until their deadline: drop them in bulk.
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._finished = 0
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                    self._finished -= 1
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, watch = heapq.heappop(self._heap)
+                watch.fired = True
+                _cut(watch.connection)
+
+
+WATCHDOG = Watchdog()
+
+
+def _cut(connection: Any) -> None:
+    """Shut the socket of ``connection`` down, so that a read blocked on it returns at once."""
+    sock = getattr(connection, "sock", None)
+    raw = getattr(sock, "socket", sock)  # urllib3's TLS-in-TLS wrapper holds the socket
+    if isinstance(raw, socket.socket):
+        with contextlib.suppress(OSError):
+            # socket.socket's own shutdown, not SSLSocket's (which would drop the TLS object under the
+            # thread that is reading).
+            socket.socket.shutdown(raw, socket.SHUT_RDWR)
+
+
+def _attach(connection: Any) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None and not watch.done:
+        watch.connection = connection
+        if watch.fired:
+            _cut(connection)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        _attach(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        _attach(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+M = TypeVar("M", bound=urllib3.PoolManager)
+
+
+def _watched(manager: M) -> M:
+    """``manager`` with pools whose connections attach themselves to the watchdog's current exchange."""
+    manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+    return manager

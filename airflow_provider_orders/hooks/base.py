@@ -131,10 +131,10 @@ class OrdersHook(BaseHook):
 
     @cached_property
     def _sync(self) -> SyncTransport:
-        # requests is imported here, when a task runs, not when a DAG file that uses the hook is parsed.
+        # urllib3 is imported here, when a task runs, not when a DAG file that uses the hook is parsed.
         from airflow_provider_orders.engine.sync import SyncTransport
 
-        return SyncTransport(self.vendor.settings)
+        return SyncTransport(self.vendor.settings, vendor=self.vendor_class.conn_type)
 
     @classmethod
     def validate_filters(
@@ -225,7 +225,7 @@ class OrdersHook(BaseHook):
         # httpx is imported here, in the triggerer, not when a DAG file that defers is parsed.
         from airflow_provider_orders.engine.aio import AsyncTransport
 
-        return AsyncTransport(self.vendor.settings)
+        return AsyncTransport(self.vendor.settings, vendor=self.vendor_class.conn_type)
 
     async def aget_order(self, order_id: str | int, **scope: Any) -> Order:
         """:meth:`get_order` on the event loop (shared ``httpx`` pool, no thread)."""

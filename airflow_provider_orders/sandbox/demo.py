@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
+from airflow_provider_orders.sandbox.process import loopback_direct
 
 DAG_RUNS = [
     ("orders_daily_export", ["2026-01-01"]),
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0)
     with Sandbox(config) as sandbox:
         env = {
-            **os.environ,
+            **loopback_direct(os.environ),
             **sandbox_env(sandbox.url),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": args.dags,

@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_orders.sandbox.process import _direct, loopback_direct
+
 BIN = Path(sys.executable).parent
 COMPONENTS = {
     "api-server": ["api-server", "--host", "127.0.0.1"],
@@ -43,7 +45,7 @@ class LocalAirflow:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **env,
+            **loopback_direct(env),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": dags,
@@ -107,7 +109,7 @@ class LocalAirflow:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with _direct.open(req, timeout=30) as response:
             payload = response.read()
             return (
                 json.loads(payload) if payload and payload.strip()[:1] in (b"{", b"[") else payload.decode()

@@ -6,7 +6,26 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
+
+#: Loopback as ``NO_PROXY`` lists it: the sandbox, Airflow's own servers and their clients on this machine.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def loopback_direct(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with loopback added to ``NO_PROXY`` and ``no_proxy``, so that the processes started with it
+    (Airflow's own components, whose clients honour the proxy variables) reach the sandbox and each other
+    directly when a proxy is set in the environment."""
+    out = dict(env)
+    for name in ("NO_PROXY", "no_proxy"):
+        listed = [entry.strip() for entry in out.get(name, "").split(",") if entry.strip()]
+        out[name] = ",".join([*listed, *(host for host in LOOPBACK if host not in listed)])
+    return out
+
+
+#: Requests to the sandbox's control API never go through a proxy from the environment.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class SandboxProcess:
@@ -43,5 +62,5 @@ class SandboxProcess:
         request = urllib.request.Request(
             f"{self.url}/_sandbox{path}", data=data, method="POST" if data else "GET"
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with _direct.open(request, timeout=30) as response:
             return json.loads(response.read())

@@ -9,6 +9,7 @@ arrived (headers on the wire), and list the live orders that change state over t
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,10 +34,17 @@ class Sandbox:
 
         with Sandbox(SandboxConfig(orders=100)) as sandbox:
             print(sandbox.url)   # http://127.0.0.1:<port>
+
+    :param tls: a server ``ssl.SSLContext`` with its certificate loaded: serve https instead of http.
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self.state = SandboxState(self.config)
@@ -56,6 +64,11 @@ class Sandbox:
                     self.apps[spec.conn_type] = app
             self.filters[spec.conn_type] = dict(spec.sandbox_filters)
         self._server = _Server((host, port), _handler_for(self))
+        if tls is not None:
+            # Every vendor over https (a server context with the certificate loaded): for clients that
+            # check TLS, proxies' CONNECT tunnels and client certificates.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
         self._thread: threading.Thread | None = None
@@ -63,7 +76,7 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def requests_seen(self) -> Any:

@@ -178,7 +178,7 @@ class Vendor(ABC):
         """The form labels of every credential of this vendor's connection."""
         labels = [cls.login_label] if cls.login_label else []
         labels.append(cls.password_label)
-        labels += [f.label for f in cls.connection_fields if f.sensitive or f.credential]
+        labels += [f.label for f in cls.connection_fields if f.is_credential]
         return labels
 
     @classmethod
@@ -226,13 +226,26 @@ class Vendor(ABC):
         return {}
 
     def secrets(self) -> list[str]:
-        """Every secret in the settings, for the secrets masker."""
+        """Every secret in the settings, for the secrets masker (the proxy's password alone too)."""
         out = []
         for name in type(self.settings).model_fields:
             value = getattr(self.settings, name)
             if isinstance(value, SecretStr) and value.get_secret_value():
                 out.append(value.get_secret_value())
+        proxy = self.settings.proxy_setting()
+        if proxy is not None and proxy.password:
+            out.append(proxy.password)
         return out
+
+    def network_secrets(self) -> set[str]:
+        """The secrets of :meth:`secrets` that belong to the network (the proxy, the key's password), not
+        to the vendor's credential."""
+        s = self.settings
+        out = {s.secret(getattr(s, name)) for name in s.NETWORK_SECRETS}
+        proxy = s.proxy_setting()
+        if proxy is not None and proxy.password:
+            out.add(proxy.password)
+        return out - {""}
 
     # -- listing -----------------------------------------------------------------------------
 

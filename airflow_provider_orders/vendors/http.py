@@ -57,7 +57,8 @@ class HttpResponse:
         self._json: Any = self._UNSET
 
     def json(self) -> Any:
-        """Decode the body once; raises ``ValueError`` when it is not JSON.
+        """Decode the body once; raises ``ValueError`` when it is not JSON, :class:`UnreadableBody` (a
+        ``ValueError`` too) when it is JSON this process cannot decode.
 
         msgspec decodes it (about twice as fast as the standard library, to the same values); what msgspec
         refuses and the standard library reads (``NaN``, a lone surrogate, a UTF-16 body, a number past a
@@ -65,9 +66,17 @@ class HttpResponse:
         """
         if self._json is self._UNSET:
             try:
-                self._json = _decode(self.body)
-            except msgspec.MsgspecError:
-                self._json = json.loads(self.body)
+                try:
+                    self._json = _decode(self.body)
+                except msgspec.MsgspecError:
+                    self._json = json.loads(self.body)
+            except RecursionError:
+                raise UnreadableBody("it nests arrays or objects deeper than a JSON decoder allows") from None
+            except json.JSONDecodeError:
+                raise
+            except ValueError as exc:
+                # Not UTF-8 (nor UTF-16/32), or an integer past Python's digit limit: the same every time.
+                raise UnreadableBody(f"{type(exc).__name__}: {str(exc)[:120]}") from None
         return self._json
 
     def header(self, *names: str) -> str | None:
@@ -83,6 +92,12 @@ class HttpResponse:
 
 
 _decode = msgspec.json.Decoder().decode
+
+
+class UnreadableBody(ValueError):
+    """A body that no retry makes readable: nested deeper than a decoder allows (which would otherwise be
+    a bare ``RecursionError``), not in a Unicode encoding, or holding an integer past Python's digit
+    limit. A body that is merely not JSON (cut short, an HTML error page) stays a plain ``ValueError``."""
 
 
 @dataclass(frozen=True, repr=False)

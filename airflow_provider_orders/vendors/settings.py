@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from airflow_provider_orders.vendors.network import Proxy, parse_proxy
 
 
 class ConnectionSettings(BaseModel):
@@ -33,6 +35,17 @@ class ConnectionSettings(BaseModel):
     :param max_retries: retries after the first attempt.
     :param max_pages: the page cap of one listing.
     :param concurrency: default pages in flight at once (see ``OrderFilters.concurrency``).
+    :param proxy: a forward proxy for every request of the connection, token endpoints included
+        (``http://user:password@proxy.example.com:3128``; HTTPS goes through ``CONNECT``). A secret: its
+        password is masked and never shown. Overrides the environment's proxies.
+    :param trust_env: read ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` from the
+        environment where ``proxy`` is not set (see :mod:`~airflow_provider_orders.vendors.network`).
+    :param cert: the path of the client certificate (PEM) for servers that require one (mutual TLS);
+        it may hold the private key too. Also read as ``client_cert`` or ``cert_file``.
+    :param cert_key: the path of the certificate's private key (PEM), where ``cert`` does not hold it.
+        Also read as ``client_key`` or ``key_file``.
+    :param cert_password: the private key's password, where it is encrypted (a secret). Also read as
+        ``client_key_password`` or ``key_password``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -56,6 +69,19 @@ class ConnectionSettings(BaseModel):
     max_retries: int = Field(default=5, ge=0, le=20)
     max_pages: int = Field(default=100_000, ge=1)
     concurrency: int = Field(default=1, ge=1, le=32)
+    proxy: SecretStr | None = None
+    trust_env: bool = True
+    cert: str | None = Field(default=None, validation_alias=AliasChoices("cert", "client_cert", "cert_file"))
+    cert_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("cert_key", "client_key", "key_file")
+    )
+    cert_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("cert_password", "client_key_password", "key_password")
+    )
+
+    #: Secrets of the network, not of the vendor's credential: masked, but not part of the key that
+    #: names the credential's token and request budget.
+    NETWORK_SECRETS: ClassVar[tuple[str, ...]] = ("proxy", "cert_password")
 
     @field_validator("host")
     @classmethod
@@ -76,6 +102,36 @@ class ConnectionSettings(BaseModel):
         raise ValueError(
             f"must be true, false, or the path of an existing CA bundle file or directory, got {value!r}"
         )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_proxy(value.get_secret_value(), "the proxy extra")
+            return value
+        return None
+
+    @field_validator("cert", "cert_key")
+    @classmethod
+    def _pem_file(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        path = os.path.expanduser(value.strip())
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise ValueError(
+                f"{path!r} is not a readable file (missing, or not readable by this user); give the path "
+                "of the PEM file"
+            )
+        return path
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> ConnectionSettings:
+        if self.cert is None and (self.cert_key is not None or self.cert_password is not None):
+            raise ValueError(
+                "cert_key and cert_password belong to a client certificate: set cert to the certificate's "
+                "path too"
+            )
+        return self
 
     @model_validator(mode="after")
     def _https(self) -> ConnectionSettings:
@@ -113,6 +169,12 @@ class ConnectionSettings(BaseModel):
     def secret(self, value: SecretStr | None) -> str:
         return value.get_secret_value() if value is not None else ""
 
+    def proxy_setting(self) -> Proxy | None:
+        """The ``proxy`` extra, read (``None`` where it is not set)."""
+        if self.proxy is None:
+            return None
+        return parse_proxy(self.secret(self.proxy), "the proxy extra")
+
 
 def connection_named(conn_id: str | None) -> str:
     """``connection 'crayon_prod'``, or ``the connection`` without an id."""
@@ -141,7 +203,8 @@ class ConnectionField:
         reopens as ``***``.
     :param sensitive: a secret: a password input, masked in the UI, the API and the logs.
     :param required: the form refuses to save without it.
-    :param credential: the vendor can refuse it (named when a connection test fails); secrets are.
+    :param credential: the vendor can refuse it (named when a connection test fails); ``None``: as
+        ``sensitive`` (a secret of the network, the proxy's URL or the key's password, says ``False``).
     """
 
     name: str
@@ -151,7 +214,11 @@ class ConnectionField:
     default: Any = None
     sensitive: bool = False
     required: bool = False
-    credential: bool = False
+    credential: bool | None = None
+
+    @property
+    def is_credential(self) -> bool:
+        return self.sensitive if self.credential is None else self.credential
 
 
 COMMON_FIELDS: tuple[ConnectionField, ...] = (
@@ -191,6 +258,39 @@ COMMON_FIELDS: tuple[ConnectionField, ...] = (
         "string",
         "The Airflow Redis connection that holds the budget when it is shared by redis.",
         "redis_default",
+    ),
+    ConnectionField(
+        "proxy",
+        "Proxy",
+        "string",
+        "http://user:password@proxy.example.com:3128 for every request of this connection (token endpoints "
+        "too); overrides HTTPS_PROXY. Empty: the environment's proxies.",
+        sensitive=True,
+        credential=False,
+    ),
+    ConnectionField(
+        "trust_env",
+        "Use proxy variables",
+        "boolean",
+        "Read HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY from the environment when Proxy is empty.",
+        True,
+    ),
+    ConnectionField(
+        "cert", "Client certificate", "string", "Path of a PEM client certificate, for mutual TLS."
+    ),
+    ConnectionField(
+        "cert_key",
+        "Client certificate key",
+        "string",
+        "Path of its PEM private key, if the certificate file does not hold it.",
+    ),
+    ConnectionField(
+        "cert_password",
+        "Client key password",
+        "string",
+        "Password of the private key, if it is encrypted.",
+        sensitive=True,
+        credential=False,
     ),
     ConnectionField("max_retries", "Max retries", "integer", "Retries after the first attempt.", 5),
     ConnectionField("max_pages", "Max pages", "integer", "Page cap of one listing.", 100_000),
