@@ -25,14 +25,15 @@ from benchmarks.redis_server import RedisServer
 pytestmark = pytest.mark.integration
 
 WORKER = """
-import asyncio, sys, time
+import asyncio, os, sys, time
 from airflow_provider_orders.hooks.emnify import EmnifyHook
 hook = EmnifyHook()
 hook.engine, hook._sync, hook._async  # connection read, engine and transports built: only the listing is left
-start_at = float(sys.argv[1])
 async def alist():
     return [order async for order in hook.aiter_orders()]
-while time.time() < start_at:
+barrier = sys.argv[1]
+open(os.path.join(barrier, str(os.getpid())), "w").close()  # ready
+while not os.path.exists(os.path.join(barrier, "go")):
     time.sleep(0.001)
 print(len(hook.list_orders() if sys.argv[2] == "sync" else asyncio.run(alist())))
 """
@@ -50,38 +51,48 @@ def authentications(sandbox: Sandbox) -> int:
 
 
 def run_together(
-    sandbox: Sandbox, cache_dirs: list[Path], redis: RedisServer | None = None, **extra: Any
+    sandbox: Sandbox, tmp_path: Path, cache_dirs: list[str], redis: RedisServer | None = None, **extra: Any
 ) -> None:
-    """:data:`PROCESSES` processes, spread over ``cache_dirs`` (one per machine), listing at one instant."""
+    """:data:`PROCESSES` processes, spread over ``cache_dirs`` (one per machine), listing at one instant:
+    each says it is ready, then all start when the last one is."""
     conn = sandbox_connections(sandbox.url)["emnify_default"]
     conn["extra"] = {**conn["extra"], **extra}
-    start_at = time.time() + 6  # after every process has imported Airflow
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     workers = []
     for i in range(PROCESSES):
         env = {**os.environ, "AIRFLOW_CONN_EMNIFY_DEFAULT": json.dumps(conn),
-               "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(cache_dirs[i % len(cache_dirs)])}  # fmt: skip
+               "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(tmp_path / cache_dirs[i % len(cache_dirs)])}  # fmt: skip
         if redis is not None:
             env["AIRFLOW_CONN_TOKENS_REDIS"] = redis.url
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(start_at), ("sync", "async")[i % 2]], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(barrier), ("sync", "async")[i % 2]],
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list(barrier.iterdir())) < PROCESSES:
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers), (
+            "a worker did not start"
+        )
+        time.sleep(0.05)
+    (barrier / "go").touch()
     for worker in workers:
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err[-3000:]
         assert out.strip().splitlines()[-1] == "30"
-    assert time.time() > start_at  # they did start together
 
 
 def test_processes_of_one_machine_share_one_authentication(slow_sandbox: Sandbox, tmp_path: Path) -> None:
     slow_sandbox.reset()
-    run_together(slow_sandbox, [tmp_path / "machine"])
+    run_together(slow_sandbox, tmp_path, ["machine"])
     assert authentications(slow_sandbox) == 1
 
 
 def test_machines_sharing_redis_share_one_authentication(slow_sandbox: Sandbox, tmp_path: Path) -> None:
     slow_sandbox.reset()
     with RedisServer() as redis:
-        machines = [tmp_path / "machine-a", tmp_path / "machine-b"]
-        run_together(slow_sandbox, machines, redis, rate_budget="redis", redis_conn_id="tokens_redis")
+        machines = ["machine-a", "machine-b"]
+        run_together(
+            slow_sandbox, tmp_path, machines, redis, rate_budget="redis", redis_conn_id="tokens_redis"
+        )
         import redis as redis_client
 
         keys = [
@@ -95,5 +106,5 @@ def test_machines_sharing_redis_share_one_authentication(slow_sandbox: Sandbox, 
 def test_without_a_shared_cache_each_process_authenticates(slow_sandbox: Sandbox, tmp_path: Path) -> None:
     """The baseline the two tests above improve on: ``auth_cache=memory`` keeps the token per process."""
     slow_sandbox.reset()
-    run_together(slow_sandbox, [tmp_path / "machine"], auth_cache="memory")
+    run_together(slow_sandbox, tmp_path, ["machine"], auth_cache="memory")
     assert authentications(slow_sandbox) == PROCESSES

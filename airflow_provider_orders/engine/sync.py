@@ -391,7 +391,10 @@ def _attach(connection: Any) -> None:
             _cut(connection)
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Watched(urllib3.connection.HTTPConnection):
+    """A connection that attaches itself to the watchdog's current exchange when it connects and when it
+    sends (a pooled connection is reused without connecting)."""
+
     def connect(self) -> None:
         _attach(self)
         super().connect()
@@ -401,14 +404,12 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        _attach(self)
-        super().connect()
+class _WatchedHTTPConnection(_Watched):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
-        super().request(*args, **kwargs)
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
