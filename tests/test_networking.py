@@ -468,7 +468,7 @@ def mtls_connection(
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("key", ["separate", "encrypted", "in_cert"])
+@pytest.mark.parametrize("key", ["separate", "encrypted", "other-names", "in_cert"])
 def test_a_client_certificate_is_presented_to_a_server_that_requires_one(
     key: str, mode: str, mtls: dict[str, Any], ca_file: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -477,6 +477,9 @@ def test_a_client_certificate_is_presented_to_a_server_that_requires_one(
     if key == "encrypted":
         extra = {"cert": str(files / "client.pem"), "cert_key": str(files / "client.enc.key"),
                  "cert_password": "k3y-pass"}  # fmt: skip
+    elif key == "other-names":  # the names urllib3 and other clients use are read too
+        extra = {"client_cert": str(files / "client.pem"), "key_file": str(files / "client.enc.key"),
+                 "key_password": "k3y-pass"}  # fmt: skip
     elif key == "in_cert":
         both = tmp_path / "both.pem"
         both.write_bytes((files / "client.key").read_bytes() + (files / "client.pem").read_bytes())

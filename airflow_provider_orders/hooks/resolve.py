@@ -48,13 +48,11 @@ async def aget_orders_hook(conn_id: str) -> OrdersHook:
 def _missing_connection(conn_id: str) -> Iterator[None]:
     """Airflow's "connection not found" as a :class:`ConnectionConfigError`: a configuration error fails
     the task with its message (in the triggerer too), where any other error would be retried."""
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
     from airflow_provider_orders.errors import ConnectionConfigError
 
     try:
         yield
-    except AirflowNotFoundException:
+    except _not_found_errors():
         raise ConnectionConfigError(
             f"Airflow has no connection {conn_id!r}: create it (Admin > Connections, `airflow connections "
             "add`, or an AIRFLOW_CONN_ variable) where the task and the triggerer run, or fix the conn_id"
@@ -69,3 +67,19 @@ def conn_type_if_known(conn_id: str) -> str | None:
         return BaseHook.get_connection(conn_id).conn_type
     except Exception:
         return None
+
+
+def _not_found_errors() -> tuple[type[BaseException], ...]:
+    """Airflow's "not found" exceptions: the Task SDK's and the core's (which one a release raises where
+    differs between 3.0 and 3.3)."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for module in ("airflow.sdk.exceptions", "airflow.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), "AirflowNotFoundException", None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)

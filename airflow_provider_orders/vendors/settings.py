@@ -43,9 +43,9 @@ class ConnectionSettings(BaseModel):
     :param cert: the path of the client certificate (PEM) for servers that require one (mutual TLS);
         it may hold the private key too. Also read as ``client_cert`` or ``cert_file``.
     :param cert_key: the path of the certificate's private key (PEM), where ``cert`` does not hold it.
-        Also read as ``client_key`` or ``key_file``.
+        Also read as ``client_key``, ``key_file`` or ``client_cert_key``.
     :param cert_password: the private key's password, where it is encrypted (a secret). Also read as
-        ``client_key_password`` or ``key_password``.
+        ``client_key_password``, ``key_password``, ``cert_key_password`` or ``client_cert_password``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -73,10 +73,17 @@ class ConnectionSettings(BaseModel):
     trust_env: bool = True
     cert: str | None = Field(default=None, validation_alias=AliasChoices("cert", "client_cert", "cert_file"))
     cert_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("cert_key", "client_key", "key_file")
+        default=None, validation_alias=AliasChoices("cert_key", "client_key", "key_file", "client_cert_key")
     )
     cert_password: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("cert_password", "client_key_password", "key_password")
+        default=None,
+        validation_alias=AliasChoices(
+            "cert_password",
+            "client_key_password",
+            "key_password",
+            "cert_key_password",
+            "client_cert_password",
+        ),
     )
 
     #: Secrets of the network, not of the vendor's credential: masked, but not part of the key that
