@@ -134,7 +134,10 @@ def test(args: list[str]) -> int:
         for step in steps:
             if run(*step, env=env) != 0:
                 return 1
-    return run(python, "-m", "pytest", *args, env=env)
+    # Both cores: one worker process per core, each test file on one worker (a file's module-scoped
+    # servers, a running Airflow among them, start once); the ten slowest tests are printed at the end.
+    parallel = ["-n", "auto", "--dist", "loadfile", "--durations", "10"]
+    return run(python, "-m", "pytest", *parallel, *args, env=env)
 
 
 def matrix(args: list[str]) -> int:

@@ -13,9 +13,13 @@ from typing import Any
 
 import pytest
 
-# Airflow reads its home at import: give the suite its own, before anything imports airflow.
+# Airflow reads its home at import: give the suite its own, before anything imports airflow. Under
+# pytest-xdist each worker process gets a home of its own below it (its own metadata database).
 _HOME = tempfile.mkdtemp(prefix="orders-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["AIRFLOW_HOME"] = os.path.join(os.environ["AIRFLOW_HOME"], os.environ["PYTEST_XDIST_WORKER"])
+    os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 EXAMPLE_DAGS = str(Path(__file__).resolve().parents[1] / "example_dags")
 # dag.test() runs DAGs found in the dags folder: the examples plus the suite's own test DAGs.

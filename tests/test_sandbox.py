@@ -120,7 +120,8 @@ def test_live_orders_move_from_processing_to_succeeded() -> None:
         assert [o["id"] for o in later] == [o["id"] for o in live]
 
 
-def test_print_env_prints_the_exports_and_exits_releasing_its_port() -> None:
+def test_print_env_prints_the_exports_beside_the_running_sandbox_without_binding_its_port() -> None:
+    """As the README says it: the sandbox serves on the port, and --print-env names that port."""
     import socket
     import subprocess
     import sys
@@ -128,8 +129,11 @@ def test_print_env_prints_the_exports_and_exits_releasing_its_port() -> None:
     from tests.conftest import free_port
 
     port = free_port()
-    out = subprocess.run([sys.executable, "-m", "airflow_provider_orders.sandbox", "--print-env", "--port", str(port)],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    with socket.socket() as serving:
+        serving.bind(("127.0.0.1", port))  # the sandbox already on it
+        serving.listen(1)
+        out = subprocess.run([sys.executable, "-m", "airflow_provider_orders.sandbox", "--print-env", "--port",
+                              str(port)], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert [line.split("=", 1)[0] for line in lines] == [
@@ -140,5 +144,3 @@ def test_print_env_prints_the_exports_and_exits_releasing_its_port() -> None:
         "export AIRFLOW_CONN_FLEETIO_DEFAULT",
     ]
     assert all(f"http://127.0.0.1:{port}/" in line for line in lines)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # free again: the process is gone, not serving silently

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave Granite's undocumented created_at out of its records")  # fmt: skip
     parser.add_argument("--adobe-term-days", type=float, default=0.5,
                         help="days of history Adobe lists when a request has no start-date (default 0.5)")  # fmt: skip
-    parser.add_argument("--print-env", action="store_true", help="print AIRFLOW_CONN_* exports and exit")
+    parser.add_argument("--print-env", action="store_true",
+                        help="print the AIRFLOW_CONN_* exports of the sandbox at --host and --port (running, or "
+                        "to be started) and exit, without binding the port")  # fmt: skip
     args = parser.parse_args(argv)
     config = SandboxConfig(
         orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
@@ -37,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         granite_client_auth=args.granite_client_auth, granite_created_at=not args.granite_no_created_at,
         adobe_term_days=args.adobe_term_days,
     )  # fmt: skip
-    sandbox = Sandbox(config, host=args.host, port=args.port)
     if args.print_env:
-        for key, value in sandbox_env(sandbox.url, config).items():
+        # Beside a sandbox already serving on that port: only its URL is needed, never the port itself.
+        if args.port == 0:
+            parser.error("--print-env needs the --port of the sandbox the connections should reach")
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        for key, value in sandbox_env(f"http://{host}:{args.port}", config).items():
             print(f"export {key}='{value}'")
-        sandbox.stop()
         return 0
+    sandbox = Sandbox(config, host=args.host, port=args.port)
     print(json.dumps({"url": sandbox.url, "orders": args.orders}), flush=True)
     try:
         sandbox.serve_forever()
