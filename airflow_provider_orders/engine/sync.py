@@ -7,6 +7,7 @@ import functools
 import heapq
 import itertools
 import json
+import os
 import socket
 import threading
 import time
@@ -319,6 +320,11 @@ class Watchdog:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty, with no thread: at start, and in a forked child (where the parent's thread is gone and
+        its lock may have been held at the fork)."""
         self._heap: list[tuple[float, int, _Watch]] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
@@ -370,6 +376,8 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=WATCHDOG._reset)
 
 
 def _cut(connection: Any) -> None:
