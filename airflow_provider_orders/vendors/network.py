@@ -33,15 +33,32 @@ import os
 import ssl
 import urllib.request
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
 
 from airflow_provider_orders.errors import ConnectionConfigError
 
-if TYPE_CHECKING:
-    from airflow_provider_orders.vendors.settings import ConnectionSettings
-
 PROXY_SCHEMES = ("http", "https")
+
+
+class ConnectionSettings(Protocol):
+    """What :class:`Network` reads of a connection's settings
+    (:class:`~airflow_provider_orders.vendors.settings.ConnectionSettings`)."""
+
+    trust_env: bool
+    verify: bool | str
+    cert: str | None
+    cert_key: str | None
+    cert_password: SecretStr | None
+
+    @property
+    def named(self) -> str: ...
+
+    def secret(self, value: SecretStr | None) -> str: ...
+
+    def proxy_setting(self) -> Proxy | None: ...
 
 
 @dataclass(frozen=True)
