@@ -330,6 +330,8 @@ class Watchdog:
         self._seq = itertools.count()
         self._finished = 0
         self._thread: threading.Thread | None = None
+        #: When the thread wakes up next (infinity: when notified): a deadline after it needs no wake-up.
+        self._wake_at = float("inf")
 
     def watch(self, until: float) -> _Watch:
         """Start watching the calling thread's next exchange: its connection attaches itself."""
@@ -340,7 +342,8 @@ class Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="orders-deadlines", daemon=True)
                 self._thread.start()
-            elif self._heap[0][2] is watch:
+            elif until < self._wake_at:
+                self._wake_at = until
                 self._cond.notify()
         return watch
 
@@ -364,9 +367,11 @@ class Watchdog:
                     heapq.heappop(self._heap)
                     self._finished -= 1
                 if not self._heap:
+                    self._wake_at = float("inf")
                     self._cond.wait()
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                self._wake_at = self._heap[0][0]
+                wait = self._wake_at - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
