@@ -4,6 +4,11 @@
     python3 dev.py demo    create .venv if needed, install, start the sandbox, list orders from all five vendors
     python3 dev.py test    create .venv if needed, install, then ruff, mypy and the whole pytest suite
 
+the packaging check CI runs:
+
+    python3 dev.py package  build the sdist and the wheel, twine check --strict, install the wheel in a fresh
+                            virtualenv, check that Airflow lists the provider and every example DAG imports
+
 and the Airflow release matrix:
 
     python3 dev.py test --airflow 3.1 [pytest args]   the whole suite on the latest Airflow 3.1 (.venv-airflow-3.1)
@@ -140,6 +145,68 @@ def test(args: list[str]) -> int:
     return run(python, "-m", "pytest", *parallel, *args, env=env)
 
 
+PACKAGE_CHECK = """
+import glob, importlib.util, json, os, subprocess, sys
+import airflow_provider_orders
+from airflow.sdk import DAG
+where = os.path.dirname(airflow_provider_orders.__file__)
+assert "site-packages" in where, f"the provider was imported from {where}, not the installed wheel"
+found = json.loads(subprocess.run([os.path.join(os.path.dirname(sys.executable), "airflow"), "providers", "list",
+                                   "-o", "json"], check=True, capture_output=True, text=True).stdout)
+versions = {p["package_name"]: p["version"] for p in found}
+assert versions.get("airflow-provider-orders") == airflow_provider_orders.__version__, versions
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.py"))):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dags = [v.dag_id for v in vars(module).values() if isinstance(v, DAG)]
+    assert dags, f"{path} defines no DAG"
+    print(f"imports: {os.path.basename(path)} -> {', '.join(dags)}")
+print(f"airflow providers list: airflow-provider-orders {airflow_provider_orders.__version__}")
+"""
+
+
+def package(args: list[str]) -> int:
+    """Build the sdist and the wheel, check them as PyPI would (``twine check --strict``), look inside them,
+    then install the wheel (not the checkout) in a fresh virtualenv: Airflow must list the provider, and
+    every example DAG must import."""
+    import tarfile
+    import zipfile
+
+    ensure_venv()
+    python = bin_path("python")
+    dist = Path(tempfile.mkdtemp(prefix="orders-dist-"))
+    if run(python, "-m", "build", "--outdir", str(dist), str(ROOT)) != 0:
+        return 1
+    built = sorted(str(p) for p in dist.iterdir() if p.suffix in (".whl", ".gz"))
+    if run(python, "-m", "twine", "check", "--strict", *built) != 0:
+        return 1
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    names = zipfile.ZipFile(wheel).namelist()
+    missing = [want for want in ("licenses/LICENSE", "airflow_provider_orders/py.typed",
+                                 "airflow_provider_orders/_provider_info.py")
+               if not any(name.endswith(want) for name in names)]  # fmt: skip
+    with tarfile.open(sdist) as archive:
+        tops = {name.split("/")[1] for name in archive.getnames() if name.count("/") >= 1}
+    missing += [f"sdist {d}/" for d in ("tests", "docs", "example_dags", "benchmarks") if d not in tops]
+    missing += [f"sdist {f}" for f in ("LICENSE", "CHANGELOG.md") if f not in tops]
+    if missing:
+        print(f"missing from the built packages: {missing}", flush=True)
+        return 1
+    venv = dist / "venv"
+    subprocess.check_call([sys.executable, "-m", "venv", str(venv)])
+    venv_python = str(venv / "bin" / "python")
+    pins = [f"apache-airflow=={AIRFLOW_RELEASES[DEFAULT_RELEASE]}", *RELEASE_PINS[DEFAULT_RELEASE]]
+    pip = [venv_python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if run(*pip, str(wheel), *pins) != 0:
+        return 1
+    env = {**os.environ, "AIRFLOW_HOME": str(dist / "airflow-home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    # Run from the dist folder, so that the checkout is not on sys.path: only the wheel can be imported.
+    print("+ (in the wheel's virtualenv) check the provider and the example DAGs", flush=True)
+    return subprocess.call([venv_python, "-c", PACKAGE_CHECK, str(ROOT / "example_dags")], cwd=dist, env=env)
+
+
 def matrix(args: list[str]) -> int:
     """The whole suite on every declared release but the default one (``test`` runs that)."""
     results = {}
@@ -152,7 +219,7 @@ def matrix(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"demo": demo, "test": test, "matrix": matrix}
+    commands = {"demo": demo, "test": test, "package": package, "matrix": matrix}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
