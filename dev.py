@@ -139,9 +139,9 @@ def test(args: list[str]) -> int:
         for step in steps:
             if run(*step, env=env) != 0:
                 return 1
-    # Both cores: one worker process per core, each test file on one worker (a file's module-scoped
-    # servers, a running Airflow among them, start once); the ten slowest tests are printed at the end.
-    parallel = ["-n", "auto", "--dist", "loadfile", "--durations", "10"]
+    # Both cores: one worker process per core, tests handed out one by one, except a group that shares a
+    # running Airflow (tests/test_airflow_running.py), which one worker runs; the ten slowest at the end.
+    parallel = ["-n", "auto", "--dist", "loadgroup", "--durations", "10"]
     return run(python, "-m", "pytest", *parallel, *args, env=env)
 
 

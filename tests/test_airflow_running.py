@@ -31,7 +31,8 @@ needs_chromium = pytest.mark.skipif(
     reason="no chromium: apt-get install chromium (python3 dev.py test does)",
 )
 
-pytestmark = pytest.mark.e2e
+# One worker runs the whole file under pytest-xdist: its Airflow (module-scoped) starts once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("running-airflow")]
 
 BIN = Path(sys.executable).parent
 
