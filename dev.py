@@ -4,7 +4,9 @@
     python3 dev.py demo    create .venv if needed, install, start the sandbox, list orders from all five vendors
     python3 dev.py test    create .venv if needed, install, then ruff, mypy and the whole pytest suite
 
-the packaging check CI runs:
+the documentation and the packaging check CI runs:
+
+    python3 dev.py docs     build the Sphinx documentation (docs/ -> docs/_build/html), warnings as errors
 
     python3 dev.py package  build the sdist and the wheel, twine check --strict, install the wheel in a fresh
                             virtualenv, check that Airflow lists the provider and every example DAG imports
@@ -29,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-EXTRAS = "test"
+EXTRAS = "test,docs"
 # The latest patch of each Airflow minor release pyproject.toml declares; the first is the default.
 AIRFLOW_RELEASES = {"3.3": "3.3.2", "3.2": "3.2.2", "3.1": "3.1.8", "3.0": "3.0.6"}
 DEFAULT_RELEASE = "3.3"
@@ -207,6 +209,15 @@ def package(args: list[str]) -> int:
     return subprocess.call([venv_python, "-c", PACKAGE_CHECK, str(ROOT / "example_dags")], cwd=dist, env=env)
 
 
+def docs(args: list[str]) -> int:
+    """Build the Sphinx documentation into ``docs/_build/html``, every warning an error."""
+    ensure_venv()
+    out = ROOT / "docs" / "_build" / "html"
+    return run(
+        bin_path("python"), "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", str(out), *args
+    )
+
+
 def matrix(args: list[str]) -> int:
     """The whole suite on every declared release but the default one (``test`` runs that)."""
     results = {}
@@ -219,7 +230,7 @@ def matrix(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"demo": demo, "test": test, "package": package, "matrix": matrix}
+    commands = {"demo": demo, "test": test, "docs": docs, "package": package, "matrix": matrix}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

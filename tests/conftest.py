@@ -57,7 +57,7 @@ AIRFLOW_RELEASE = _airflow_release()
 #: 3.0 and 3.1 build forms only from WTForms widgets, and a plain install has no WTForms.
 needs_conn_fields = pytest.mark.skipif(
     AIRFLOW_RELEASE < (3, 2),
-    reason="Airflow < 3.2 reads no conn-fields: the connection form is Airflow's generic one (README)",
+    reason="Airflow < 3.2 reads no conn-fields: the connection form is Airflow's generic one (docs/installation.md)",
 )
 #: dag.test() runs tasks through Airflow's in-process Execution API. On 3.2 that API does not start with
 #: the web libraries pip resolves today (``KeyError: 'svcs_registry'`` on every task call; 3.3 reworked
@@ -65,7 +65,7 @@ needs_conn_fields = pytest.mark.skipif(
 #: The same DAGs run on 3.2 under a real scheduler and triggerer (tests/test_airflow_running.py).
 needs_dag_test = pytest.mark.skipif(
     AIRFLOW_RELEASE == (3, 2),
-    reason="Airflow 3.2's in-process Execution API fails to start with today's libraries (README); "
+    reason="Airflow 3.2's in-process Execution API fails to start with today's libraries (docs/installation.md); "
     "the DAGs run under a real scheduler instead",
 )
 

@@ -232,7 +232,7 @@ def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
     before = polls()
     airflow.start_component("triggerer")
     airflow.wait_for(lambda: polls() >= before + 2, 180, "the watcher to poll again")
-    if not state_store:  # before 3.3 the watch starts again from now (README)
+    if not state_store:  # before 3.3 the watch starts again from now (docs/guides/events.md)
         events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
     airflow.wait_for(lambda: len(runs()) >= 2, 120, "the second asset-triggered run")
     settled = polls()
@@ -255,7 +255,7 @@ WRONG_SECRETS: dict[str, list[tuple[str, str]]] = {
                 ("account_token", "Fleetio accepts the API key, but the account token is not one of its accounts")],
 }  # fmt: skip
 #: Airflow 3.3.2's Test button sends port 0 for a connection without a port, which its API refuses
-#: (apache/airflow#73298, merged after 3.3.2): the README sends users to `airflow connections test`.
+#: (apache/airflow#73298, merged after 3.3.2): the docs send users to `airflow connections test`.
 AIRFLOW_TEST_BUTTON_BUG = "The host or port to test differs from the stored connection"
 
 
@@ -325,7 +325,7 @@ def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
 
             button[conn_type] = ui.test_from_list(conn_id)
 
-    # The README's way: `airflow connections test <id>` on each stored connection (five at once).
+    # The docs' way: `airflow connections test <id>` on each stored connection (five at once).
     clis = {spec.conn_type: subprocess.Popen([str(BIN / "airflow"), "connections", "test", f"ui_{spec.conn_type}"],
                                              env=airflow.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                              text=True) for spec in all_specs()}  # fmt: skip
@@ -340,7 +340,7 @@ def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
         ), (conn_type, status, body)
         out, err = clis[conn_type].communicate(timeout=180)
         assert "Connection success!" in out, (conn_type, out, err[-2000:])
-        # The README's other way: the REST API without a port tests the stored connection.
+        # The docs' other way: the REST API without a port tests the stored connection.
         stored = {"connection_id": f"ui_{conn_type}", "conn_type": conn_type}
         assert airflow.request("POST", "/api/v2/connections/test", stored) == {
             "status": True,

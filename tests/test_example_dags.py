@@ -154,7 +154,7 @@ def test_tenant_fanout_maps_one_task_per_tenant(
         pytest.param("reschedule", marks=pytest.mark.skipif(
             AIRFLOW_RELEASE < (3, 1),
             reason="Airflow 3.0's dag.test() hands a reschedule sensor its first start as a string "
-            "(TypeError in BaseSensorOperator.execute); fixed in 3.1 (README)",
+            "(TypeError in BaseSensorOperator.execute); fixed in 3.1 (docs/installation.md)",
         )),
     ],
 )  # fmt: skip

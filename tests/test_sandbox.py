@@ -121,7 +121,7 @@ def test_live_orders_move_from_processing_to_succeeded() -> None:
 
 
 def test_print_env_prints_the_exports_beside_the_running_sandbox_without_binding_its_port() -> None:
-    """As the README says it: the sandbox serves on the port, and --print-env names that port."""
+    """As the README and docs/sandbox.md say it: the sandbox serves on the port, and --print-env names that port."""
     import socket
     import subprocess
     import sys

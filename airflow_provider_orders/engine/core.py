@@ -333,7 +333,7 @@ class OrdersEngine:
     # -- listings ------------------------------------------------------------------------------
 
     def list_orders(self, filters: OrderFilters) -> Flow[None]:
-        """Every order matching ``filters``, one :class:`Emit` per page (see :mod:`.listing`)."""
+        """Every order matching ``filters``, one :class:`Emit` per page (see :mod:`airflow_provider_orders.engine.listing`)."""
         plan = self.vendor.plan_listing(filters)
         concurrency = filters.concurrency or self.settings.concurrency
         yield from run_listing(self, plan, concurrency=concurrency)

@@ -96,8 +96,10 @@ class Proxy:
 
 
 def parse_proxy(value: str, source: str) -> Proxy:
-    """A proxy URL (``http://user:password@host:port``; a URL without a scheme is ``http://``, as requests
-    and curl read it) as a :class:`Proxy`.
+    """A proxy URL as a :class:`Proxy`.
+
+    ``http://user:password@host:port``; a URL without a scheme is ``http://``, as requests and curl read
+    it.
 
     :raises ValueError: not an http(s) URL with a host; the message never holds the password.
     """
@@ -126,8 +128,10 @@ def parse_proxy(value: str, source: str) -> Proxy:
 
 
 def environment_proxies() -> dict[str, str]:
-    """The proxy variables as the standard library reads them: ``{"https": ..., "http": ..., "all": ...,
-    "no": ...}`` (lower-case names win over upper-case ones)."""
+    """The proxy variables as the standard library reads them, by scheme.
+
+    Keys ``https``, ``http``, ``all`` and ``no`` (``NO_PROXY``); lower-case names win over upper-case ones.
+    """
     return urllib.request.getproxies_environment()
 
 
