@@ -42,10 +42,19 @@ RELEASE_PINS: dict[str, list[str]] = {
     "3.3": [],
     # fastapi 0.137+ builds request bodies 3.2's Execution API routes do not define.
     "3.2": ["fastapi<0.137"],
-    "3.1": [],
+    # cryptography 51 made MultiFernet a Rust class: 3.0's and 3.1's get_fernet set an attribute on it, so
+    # every connection read where a fernet key is configured fails (AttributeError, 'Connection not found').
+    "3.1": ["cryptography<51"],
     # 3.0's Execution API answers 422 with newer fastapi/cadwyn/pydantic; PyJWT 2.11+ refuses its token
-    # (no issuer); universal-pathlib 0.3 breaks its ObjectStoragePath.
-    "3.0": ["fastapi<0.117", "cadwyn<6", "pydantic<2.12", "pyjwt<2.11", "universal-pathlib<0.3"],
+    # (no issuer); universal-pathlib 0.3 breaks its ObjectStoragePath; cryptography as 3.1.
+    "3.0": [
+        "fastapi<0.117",
+        "cadwyn<6",
+        "pydantic<2.12",
+        "pyjwt<2.11",
+        "universal-pathlib<0.3",
+        "cryptography<51",
+    ],
 }
 
 
