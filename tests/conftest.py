@@ -17,8 +17,11 @@ import pytest
 # pytest-xdist each worker process gets a home of its own below it (its own metadata database).
 _HOME = tempfile.mkdtemp(prefix="orders-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["AIRFLOW_HOME"] = os.path.join(os.environ["AIRFLOW_HOME"], os.environ["PYTEST_XDIST_WORKER"])
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# This module runs twice in a process (pytest's conftest, and ``tests.conftest`` for the tests' imports):
+# the worker's home is made once.
+if _WORKER and os.path.basename(os.environ["AIRFLOW_HOME"]) != _WORKER:
+    os.environ["AIRFLOW_HOME"] = os.path.join(os.environ["AIRFLOW_HOME"], _WORKER)
     os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 EXAMPLE_DAGS = str(Path(__file__).resolve().parents[1] / "example_dags")
