@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,13 +131,27 @@ def test_the_trigger_waits_through_the_async_hook(sbx6: Sandbox) -> None:
     assert agents == {"python-httpx"}
 
 
+def settle_after_first_check(sandbox: Sandbox, order_id: str, seconds: float = 300.0) -> None:
+    """Settle live order ``order_id`` once the first request for it has been answered (its status is
+    recorded after the answer is made)."""
+    deadline = time.monotonic() + seconds
+    path = f"/acme/v2/orders/{order_id}"
+    while time.monotonic() < deadline:
+        if any(r["path"] == path and "status" in r for r in list(sandbox.requests_seen)):
+            store = sandbox.apps["acme_supply"].orders("")
+            assert store.settle_now(int(order_id) - 5000)
+            return
+        time.sleep(0.05)
+
+
 @needs_dag_test
 @pytest.mark.e2e
 def test_a_dag_lists_then_waits_deferrably_under_dag_test(
     airflow_db: str, acme: VendorSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The newest order is open for 10 s after the sandbox starts, then done.
-    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=10.0)) as sandbox:
+    # The newest order stays open until the sensor's first check has been answered; then it settles, so
+    # the sensor defers and the trigger sees it done, however long a loaded machine takes to get there.
+    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=3600.0)) as sandbox:
         for conn_id, conn in sandbox_connections(sandbox.url).items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         newest = str(5000 + ORDERS - 1)
@@ -148,7 +164,10 @@ def test_a_dag_lists_then_waits_deferrably_under_dag_test(
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sandbox.reset()
+        settler = threading.Thread(target=settle_after_first_check, args=(sandbox, newest), daemon=True)
+        settler.start()
         run_ = module.dag.test()
+        settler.join(timeout=5)
         polls = [r for r in sandbox.requests_seen if r["path"] == f"/acme/v2/orders/{newest}"]
     assert run_.state == "success"
     (written,) = tmp_path.glob("*/acme.jsonl")
