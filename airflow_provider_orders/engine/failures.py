@@ -90,20 +90,13 @@ def _tls_misconfiguration(exc: BaseException) -> str | None:
     """What to fix where the TLS handshake failed for a reason that trying again cannot cure: a server that
     does not speak TLS on that port, or a certificate the connection does not trust. ``None`` otherwise
     (a handshake cut short is retried like any dropped connection)."""
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        err = todo.pop()
-        if not isinstance(err, BaseException) or id(err) in seen:
-            continue
-        seen.add(id(err))
+    for err in _chain(exc):
         if isinstance(err, ssl.SSLCertVerificationError):
             return (f"the server's TLS certificate is not trusted ({err.verify_message}): set the extra verify to "
                     "the path of the CA bundle that signed it")  # fmt: skip
         if isinstance(err, ssl.SSLError) and err.reason in _NOT_TLS:
             return ("the server does not speak TLS on that port: if it speaks plain http, write http:// in the "
                     "host and set the extra allow_insecure_http=true")  # fmt: skip
-        todo.extend([err.__cause__, err.__context__, getattr(err, "reason", None), *err.args])
     return None
 
 
