@@ -6,8 +6,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +164,32 @@ def use_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, **extra: dict
         if conn_id in extra:
             conn = {**conn, "extra": {**conn.get("extra", {}), **extra[conn_id]}}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+@contextmanager
+def settles_when(
+    sandbox: Sandbox, vendor: str, tenant: str, index: int, ready: Callable[[list[dict[str, Any]]], bool]
+) -> Iterator[None]:
+    """Settle live order ``index`` of ``vendor``'s ``tenant`` once ``ready(the answered requests)`` holds.
+
+    A test that needs an order seen in progress first (a sensor that defers, a poke that repeats) settles
+    it on what the sandbox has answered, not after a fixed time a loaded machine may overrun."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if ready([r for r in list(sandbox.requests_seen) if "status" in r and r["vendor"] == vendor]):
+                assert sandbox.apps[vendor].orders(tenant).settle_now(index)
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, name="settles-when", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
 
 
 class SandboxProcess(BaseSandboxProcess):

@@ -20,6 +20,7 @@ from tests.conftest import (
     ORDERS,
     expected_id_list,
     needs_dag_test,
+    settles_when,
     use_sandbox,
 )
 
@@ -60,8 +61,8 @@ def xcom(run: Any, task_id: str, map_index: int = -1) -> Any:
 
 @pytest.fixture
 def fresh_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    # The newest order of each scope is Processing for 15 s after a reset, then Succeeded.
-    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=15.0)) as sandbox:
+    # The newest order of each scope stays Processing until a test settles it (``settles_when``).
+    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=36000.0)) as sandbox:
         use_sandbox(sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 0})
         yield sandbox
 
@@ -113,10 +114,16 @@ def test_place_and_wait_defers_until_the_order_completes(
     monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
     dag = load_dag("orders_place_and_wait")
     fresh_sandbox.reset()
-    run = dag.test()
-    assert run.state == "success"
     app = fresh_sandbox.apps["crayon"]
     newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
+
+    def trigger_has_polled(answered: list[dict[str, Any]]) -> bool:
+        return any(r["headers"]["user-agent"].startswith("python-httpx") for r in answered)
+
+    # Processing until the trigger has seen it so: the sensor defers, then the trigger sees it complete.
+    with settles_when(fresh_sandbox, "crayon", "1001", ORDERS - 1, trigger_has_polled):
+        run = dag.test()
+    assert run.state == "success"
     assert str(xcom(run, "place_order")) == newest
     final = xcom(run, "wait_for_order")
     assert (final["id"], final["status"], final["vendor_status"]) == (newest, "completed", "Succeeded")
@@ -170,8 +177,13 @@ def test_sensor_waits_in_poke_and_reschedule_mode(
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    fresh_sandbox.reset()  # processing for 15 s from now
-    run = getattr(module, f"dag_{mode}").test()
+    fresh_sandbox.reset()
+
+    def polled_twice(answered: list[dict[str, Any]]) -> bool:
+        return sum(("search", newest) in r["query"] for r in answered) >= 2
+
+    with settles_when(fresh_sandbox, "crayon", "1001", ORDERS - 1, polled_twice):
+        run = getattr(module, f"dag_{mode}").test()
     assert run.state == "success"
     assert xcom(run, "wait")["vendor_status"] == "Succeeded"
     polls = [r for r in fresh_sandbox.requests_seen if ("search", newest) in r["query"]]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from airflow_provider_orders.registry import VendorSpec, conn_types, register, u
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections
 from airflow_provider_orders.sensors.orders import OrderStateSensor
 from airflow_provider_orders.triggers.orders import OrderStateTrigger
-from tests.conftest import DAGS_FOLDER, needs_dag_test
+from tests.conftest import DAGS_FOLDER, needs_dag_test, settles_when
 from tests.test_operator import run
 
 pytestmark = pytest.mark.integration
@@ -131,19 +129,6 @@ def test_the_trigger_waits_through_the_async_hook(sbx6: Sandbox) -> None:
     assert agents == {"python-httpx"}
 
 
-def settle_after_first_check(sandbox: Sandbox, order_id: str, seconds: float = 300.0) -> None:
-    """Settle live order ``order_id`` once the first request for it has been answered (its status is
-    recorded after the answer is made)."""
-    deadline = time.monotonic() + seconds
-    path = f"/acme/v2/orders/{order_id}"
-    while time.monotonic() < deadline:
-        if any(r["path"] == path and "status" in r for r in list(sandbox.requests_seen)):
-            store = sandbox.apps["acme_supply"].orders("")
-            assert store.settle_now(int(order_id) - 5000)
-            return
-        time.sleep(0.05)
-
-
 @needs_dag_test
 @pytest.mark.e2e
 def test_a_dag_lists_then_waits_deferrably_under_dag_test(
@@ -164,10 +149,11 @@ def test_a_dag_lists_then_waits_deferrably_under_dag_test(
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sandbox.reset()
-        settler = threading.Thread(target=settle_after_first_check, args=(sandbox, newest), daemon=True)
-        settler.start()
-        run_ = module.dag.test()
-        settler.join(timeout=5)
+        path = f"/acme/v2/orders/{newest}"
+        with settles_when(
+            sandbox, "acme_supply", "", ORDERS - 1, lambda seen: any(r["path"] == path for r in seen)
+        ):
+            run_ = module.dag.test()
         polls = [r for r in sandbox.requests_seen if r["path"] == f"/acme/v2/orders/{newest}"]
     assert run_.state == "success"
     (written,) = tmp_path.glob("*/acme.jsonl")
