@@ -27,6 +27,9 @@ if _WORKER and os.path.basename(os.environ["AIRFLOW_HOME"]) != _WORKER:
     os.environ["AIRFLOW_HOME"] = os.path.join(os.environ["AIRFLOW_HOME"], _WORKER)
     os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Every sandbox of the suite (in this process, or started by it) dates its newest order 2026-01-01, so
+# that tests check exact record sets; tests of the default (today) take the variable away.
+os.environ["ORDERS_SANDBOX_AS_OF"] = "2026-01-01T00:00:00+00:00"
 EXAMPLE_DAGS = str(Path(__file__).resolve().parents[1] / "example_dags")
 # dag.test() runs DAGs found in the dags folder: the examples plus the suite's own test DAGs.
 DAGS_FOLDER = os.path.join(_HOME, "dags")

@@ -37,14 +37,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("running-airflow")]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def events_sandbox() -> Iterator[SandboxProcess]:
     """The event-driven DAG's own sandbox: its live orders change only when a test settles them."""
     with SandboxProcess("--orders", "50", "--live", "3", "--live-delay", "36000") as sandbox:
         yield sandbox
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def running(
     tmp_path_factory: pytest.TempPathFactory, events_sandbox: SandboxProcess
 ) -> Iterator[tuple[Airflow, SandboxProcess]]:

@@ -6,7 +6,7 @@ import importlib.util
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,29 @@ def test_daily_export_writes_each_vendors_orders_of_the_interval(
         assert all(start.isoformat().replace("+00:00", "Z") <= o["created_at"] < "2026-01-01" for o in lines)
         result = xcom(run, f"export_{vendor}")
         assert result == {"uri": f"file://{path}", "count": len(want), "format": "jsonl", "vendor": vendor}
+
+
+def test_daily_export_run_today_writes_each_vendors_orders_of_yesterday(
+    airflow_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's first run: a sandbox of today (no pinned date) and the export run now, as the UI's
+    trigger does. The run's interval is yesterday; every vendor has orders in it."""
+    monkeypatch.delenv("ORDERS_SANDBOX_AS_OF")
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
+    with Sandbox(SandboxConfig(live=1, live_delay=36000.0)) as sandbox:  # the default size
+        use_sandbox(sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 0})
+        run = load_dag("orders_daily_export").test()
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    assert end - start == timedelta(days=1) and end <= datetime.now(timezone.utc)
+    for vendor, scope in SCOPES.items():
+        path = tmp_path / start.date().isoformat() / f"{vendor}.jsonl"
+        app = sandbox.apps[vendor]
+        store = app.orders(scope)
+        want = sorted(app.order_id(app.record(store, i)) for i in range(store.size)
+                      if start <= store.created(order_start(vendor, app, store, i)) < end)  # fmt: skip
+        assert want, vendor  # 250 orders 7 minutes apart up to now always reach into yesterday
+        assert sorted(json.loads(line)["id"] for line in path.read_text().splitlines()) == want, vendor
 
 
 def order_start(vendor: str, app: Any, store: Any, i: int) -> int:

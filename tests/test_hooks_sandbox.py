@@ -308,3 +308,26 @@ def test_concurrent_listing_returns_the_same_orders_in_the_same_order(
     pages = [r for r in wire(sbx, vendor) if not r["path"].endswith(("/token/", "/authenticate", "/v3"))
              and r["vendor"] == vendor and "token" not in r["path"]]  # fmt: skip
     assert len(pages) == 23  # 230 orders / 10: each page once, none past the end
+
+
+def test_a_sandbox_started_now_has_every_vendors_orders_of_the_last_two_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a pinned date (``--as-of``, ``ORDERS_SANDBOX_AS_OF``) the newest order is created now: a
+    listing of the last two days finds each vendor's whole history, newest first up to now."""
+    from datetime import timedelta, timezone
+
+    from airflow_provider_orders.registry import all_specs
+    from tests.conftest import use_sandbox
+
+    monkeypatch.delenv("ORDERS_SANDBOX_AS_OF")
+    before = datetime.now(timezone.utc)
+    with Sandbox(SandboxConfig(orders=ORDERS, live=1, live_delay=36000.0)) as sandbox:
+        use_sandbox(sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 0})
+        for spec in all_specs():
+            scope = sandbox.tenant(spec.conn_type)
+            since = (before - timedelta(days=2)).isoformat()
+            found = list(spec.hook_class()().iter_orders({**spec.sandbox_filters, "created_since": since}))
+            assert {o.id for o in found} == expected_ids(sandbox, spec.conn_type, scope), spec.conn_type
+            newest = max(o.created_at for o in found if o.created_at)
+            assert before.replace(second=0, microsecond=0) <= newest <= datetime.now(timezone.utc)

@@ -144,3 +144,38 @@ def test_print_env_prints_the_exports_beside_the_running_sandbox_without_binding
         "export AIRFLOW_CONN_FLEETIO_DEFAULT",
     ]
     assert all(f"http://127.0.0.1:{port}/" in line for line in lines)
+
+
+def test_as_of_dates_the_newest_order_and_now_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+
+    from airflow_provider_orders.sandbox.store import STEP
+
+    def started_as_of(*args: str) -> datetime:
+        """What ``python -m airflow_provider_orders.sandbox`` says it dates its newest order."""
+        with subprocess.Popen([sys.executable, "-m", "airflow_provider_orders.sandbox", "--port", "0", *args],
+                              stdout=subprocess.PIPE, text=True) as proc:  # fmt: skip
+            assert proc.stdout is not None
+            first = json.loads(proc.stdout.readline())
+            proc.terminate()
+        return datetime.fromisoformat(first["as_of"])
+
+    monkeypatch.delenv("ORDERS_SANDBOX_AS_OF")
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    assert started_as_of("--as-of", "2026-03-01") == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert started_as_of("--as-of", "2026-03-01T08:30:00Z") == datetime(
+        2026, 3, 1, 8, 30, tzinfo=timezone.utc
+    )
+    assert now <= started_as_of() <= datetime.now(timezone.utc)
+    with Sandbox(SandboxConfig(orders=20)) as sbx:  # in-process too: now, to the minute
+        store = sbx.apps["fleetio"].orders("")
+        assert now <= store.created(19) <= datetime.now(timezone.utc) and store.created(19).second == 0
+        assert store.created(0) == store.created(19) - 19 * STEP
+    monkeypatch.setenv("ORDERS_SANDBOX_AS_OF", "2026-02-01T12:00:00Z")
+    assert started_as_of() == datetime(2026, 2, 1, 12, tzinfo=timezone.utc)
+    assert SandboxConfig().as_of == datetime(2026, 2, 1, 12, tzinfo=timezone.utc)
+    bad = subprocess.run([sys.executable, "-m", "airflow_provider_orders.sandbox", "--as-of", "yesterday"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "as_of 'yesterday' is not an ISO 8601 date" in bad.stderr

@@ -7,6 +7,7 @@ import json
 import sys
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
+from airflow_provider_orders.sandbox.core import resolve_as_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,16 +29,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave Granite's undocumented created_at out of its records")  # fmt: skip
     parser.add_argument("--adobe-term-days", type=float, default=0.5,
                         help="days of history Adobe lists when a request has no start-date (default 0.5)")  # fmt: skip
+    parser.add_argument("--as-of", default=None,
+                        help="when the newest order was created (ISO 8601, e.g. 2026-01-01); default "
+                        "$ORDERS_SANDBOX_AS_OF, else now: orders run up to today")  # fmt: skip
     parser.add_argument("--print-env", action="store_true",
                         help="print the AIRFLOW_CONN_* exports of the sandbox at --host and --port (running, or "
                         "to be started) and exit, without binding the port")  # fmt: skip
     args = parser.parse_args(argv)
+    try:
+        as_of = resolve_as_of(args.as_of)
+    except ValueError as exc:
+        parser.error(str(exc))
     config = SandboxConfig(
         orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
         latency_ms=args.latency_ms, token_ttl=args.token_ttl, granite_rpm=args.granite_rpm,
         granite_window=args.granite_window, request_log=args.request_log,
         granite_client_auth=args.granite_client_auth, granite_created_at=not args.granite_no_created_at,
-        adobe_term_days=args.adobe_term_days,
+        adobe_term_days=args.adobe_term_days, as_of=as_of,
     )  # fmt: skip
     if args.print_env:
         # Beside a sandbox already serving on that port: only its URL is needed, never the port itself.
@@ -48,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export {key}='{value}'")
         return 0
     sandbox = Sandbox(config, host=args.host, port=args.port)
-    print(json.dumps({"url": sandbox.url, "orders": args.orders}), flush=True)
+    print(
+        json.dumps({"url": sandbox.url, "orders": args.orders, "as_of": config.as_of.isoformat()}), flush=True
+    )
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:

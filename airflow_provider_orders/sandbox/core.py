@@ -7,12 +7,14 @@ imports the server; the server finds the apps through the vendor registry.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -91,6 +93,11 @@ class SandboxConfig:
         documented response fields, so tests also run without it.
     :param adobe_term_days: how long before the newest order the customer's current term started; Adobe
         lists only that term when a request has no ``start-date``.
+    :param as_of: when the newest order of every tenant was created (a ``datetime`` or ISO 8601 text; a
+        date alone is its midnight UTC), the others ``STEP`` (7 minutes) apart before it. Default: the
+        ``ORDERS_SANDBOX_AS_OF`` environment variable, else now (to the minute), so that a DAG run today
+        and a watch started now see orders. Pin it where exact numbers matter (the demo and the tests pin
+        ``2026-01-01``).
     """
 
     def __init__(
@@ -108,7 +115,9 @@ class SandboxConfig:
         granite_client_auth: str = "client_secret_basic",
         granite_created_at: bool = True,
         adobe_term_days: float = 0.5,
+        as_of: datetime | str | None = None,
     ) -> None:
+        self.as_of = resolve_as_of(as_of)
         self.granite_client_auth = granite_client_auth
         self.granite_created_at = granite_created_at
         self.adobe_term_days = adobe_term_days
@@ -121,6 +130,29 @@ class SandboxConfig:
         self.latency_ms = latency_ms
         self.token_ttl = token_ttl
         self.granite_rpm = granite_rpm
+
+
+#: The environment variable that pins the sandbox's date where ``as_of`` is not given.
+AS_OF_ENV = "ORDERS_SANDBOX_AS_OF"
+
+
+def resolve_as_of(value: datetime | str | None) -> datetime:
+    """``as_of`` as an aware UTC datetime: given, from ``ORDERS_SANDBOX_AS_OF``, or now to the minute."""
+    if value is None:
+        value = os.environ.get(AS_OF_ENV) or None
+    if value is None:
+        return datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValueError(
+                f"sandbox: as_of {value!r} is not an ISO 8601 date or time; use for example 2026-01-01 or "
+                "2026-01-01T00:00:00Z"
+            ) from None
+        value = parsed
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 class TokenRegistry:
@@ -239,6 +271,7 @@ class VendorApp:
                     started=lambda: self.state.started,
                     live_delay=self.config.live_delay,
                     tenant=tenant,
+                    as_of=self.config.as_of,
                 )
             return found
 

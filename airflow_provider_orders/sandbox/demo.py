@@ -25,9 +25,10 @@ from typing import Any
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_env
 from airflow_provider_orders.sandbox.process import loopback_direct
+from airflow_provider_orders.sandbox.store import ANCHOR
 
 DAG_RUNS = [
-    ("orders_daily_export", ["2026-01-01"]),
+    ("orders_daily_export", [ANCHOR.date().isoformat()]),
     ("orders_place_and_wait", []),
     ("orders_tenant_fanout", []),
 ]
@@ -62,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     home = Path(os.environ.get("AIRFLOW_HOME", Path.cwd() / ".airflow-home")).resolve()
     airflow = str(Path(sys.executable).with_name("airflow"))
-    # The newest order of each tenant stays in progress for 20 s after a reset, then completes.
-    config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0)
+    # The newest order of each tenant stays in progress for 20 s after a reset, then completes. The date is
+    # pinned, so that the export of 2026-01-01 prints the same numbers on every run.
+    config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0, as_of=ANCHOR)
     with Sandbox(config) as sandbox:
         env = {
             **loopback_direct(os.environ),

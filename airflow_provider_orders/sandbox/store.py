@@ -15,6 +15,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
+#: The creation time of the newest order where a run pins the date (``--as-of``): the demo and the tests,
+#: which check exact record sets. A sandbox started without one dates its newest order now.
 ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEP = timedelta(minutes=7)
 MASK64 = (1 << 64) - 1
@@ -45,6 +47,8 @@ class OrderSet:
     :param live_states: (in progress, succeeded, failed) native states for live orders.
     :param started: when live orders started (monotonic seconds); a callable, so a reset restarts them.
     :param live_delay: seconds between one live order settling and the next.
+    :param as_of: when the newest order was created; order ``i`` was created ``STEP * (size - 1 - i)``
+        before.
     """
 
     def __init__(
@@ -60,8 +64,10 @@ class OrderSet:
         live_delay: float,
         clock: Callable[[], float] = time.monotonic,
         tenant: str = "",
+        as_of: datetime = ANCHOR,
     ) -> None:
         self.tenant = tenant
+        self.as_of = as_of
         self.salt = salt
         self.size = size
         self.states = list(states)
@@ -82,7 +88,7 @@ class OrderSet:
     # -- one order -------------------------------------------------------------------------
 
     def created(self, i: int) -> datetime:
-        return ANCHOR - STEP * (self.size - 1 - i)
+        return self.as_of - STEP * (self.size - 1 - i)
 
     def rand(self, i: int, field: int) -> int:
         return mix(self.salt, i, field)
