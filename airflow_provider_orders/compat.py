@@ -17,7 +17,12 @@ try:
 except ImportError:  # Airflow 3.0: the Task SDK does not re-export the timetables yet
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
 
-__all__ = ["CronDataIntervalTimetable", "plain_trigger_kwarg"]
+try:
+    from airflow.sdk import PartitionedAssetTimetable
+except ImportError:  # Airflow 3.0 and 3.1: no partitioned assets (AIP-76 came in 3.2)
+    PartitionedAssetTimetable = None  # type: ignore[assignment,misc]
+
+__all__ = ["CronDataIntervalTimetable", "PartitionedAssetTimetable", "plain_trigger_kwarg"]
 
 
 def plain_trigger_kwarg(value: Any) -> Any:

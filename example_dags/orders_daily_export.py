@@ -3,8 +3,9 @@
 Each run lists the orders created in its data interval (``created_since`` inclusive, ``created_until``
 exclusive, so consecutive runs neither overlap nor leave gaps) and streams them to
 ``$ORDERS_EXPORT_BASE/<interval start date>/<vendor>.jsonl`` (default ``file:///tmp/orders-export``); point it at
-``s3://aws_default@bucket/orders`` to write to S3. Each file is recorded as an Asset through the alias
-``orders:export_<vendor>``, so downstream DAGs can be scheduled on it.
+``s3://aws_default@bucket/orders`` to write to S3. Each vendor's files are one Asset,
+``$ORDERS_EXPORT_BASE/<vendor>.jsonl``, with an event per run (its partition is the day, on Airflow 3.3+):
+``orders_export_consumers.py`` schedules DAGs on it.
 """
 
 from __future__ import annotations

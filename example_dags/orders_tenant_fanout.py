@@ -1,7 +1,9 @@
 """Fan out over Crayon customer tenants with dynamic task mapping: one mapped task per tenant.
 
 Each mapped ``ListOrdersOperator`` lists one tenant's orders into its own file (the path is templated
-from the task's own rendered filters); ``summarize`` then sees every mapped result.
+from the task's own rendered filters); ``summarize`` then sees every mapped result. The files are one
+Asset, ``$ORDERS_EXPORT_BASE/tenants.jsonl``, with an event per file: ``orders_export_consumers.py``
+schedules a DAG on it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from airflow_provider_orders.operators.orders import ListOrdersOperator
 
 EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")
 TENANTS = [1001, 1002, 1003]
+#: One dataset, $ORDERS_EXPORT_BASE/tenants.jsonl, with an event per tenant's file (the file in its extra).
+TENANT_FILES = EXPORT_BASE + "/tenants/{{ task.filters['customer_tenant_id'] }}.jsonl"
 
 
 @dag(
@@ -28,8 +32,7 @@ def orders_tenant_fanout() -> None:
     listed = ListOrdersOperator.partial(
         task_id="list_tenant_orders",
         conn_id="crayon_default",
-        output_path=EXPORT_BASE + "/tenants/{{ task.filters['customer_tenant_id'] }}.jsonl",
-        asset_alias="orders:crayon-tenants",
+        output_path=TENANT_FILES,
     ).expand(filters=[{"customer_tenant_id": tenant} for tenant in TENANTS])
 
     @task

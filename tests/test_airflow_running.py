@@ -142,7 +142,11 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
         run_state = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
         return run_state if run_state in ("success", "failed") else None
 
-    assert airflow.wait_for(finished, 240, "the run to finish") == "success", seen
+    state = airflow.wait_for(finished, 240, "the run to finish")
+    if state != "success":  # what the task said, for whoever reads the failure
+        tries = airflow.request("GET", ti_path).get("try_number") or 1
+        logs = [airflow.request("GET", f"{ti_path}/logs/{n}?full_content=true") for n in range(1, tries + 1)]
+        pytest.fail(f"wait_for_order went {seen}; its log: {json.dumps(logs)[-6000:]}")
     assert "deferred" in seen, seen
     assert seen[-1] == "success"
     print("wait_for_order states seen:", " -> ".join(seen))
@@ -155,6 +159,20 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
     assert final["status"] == "completed" and final["vendor_status"] == "Succeeded"
 
 
+def consumer_results(airflow: Airflow, dag_id: str) -> list[tuple[dict[str, Any], Any]]:
+    """Each finished run of the asset-scheduled ``dag_id`` with its task's return value; a failed run fails."""
+    (task_id,) = [t["task_id"] for t in airflow.request("GET", f"/api/v2/dags/{dag_id}/tasks")["tasks"]]
+    out = []
+    for run in airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]:
+        assert run["state"] != "failed", run
+        assert run["run_type"] == "asset_triggered", run
+        if run["state"] == "success":
+            ti = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
+            value = airflow.request("GET", f"{ti}/xcomEntries/return_value")["value"]
+            out.append((run, json.loads(value) if isinstance(value, str) else value))
+    return out
+
+
 @pytest.mark.parametrize(
     ("dag_id", "logical_date"),
     [("orders_daily_export", "2026-01-01T00:00:00Z"), ("orders_tenant_fanout", None)],
@@ -165,6 +183,13 @@ def test_the_export_dags_run_under_the_scheduler(
     airflow, _ = running
     # /details reads the serialized DAG: Airflow 3.0 fails the tasks of a run made before it exists.
     airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 120, "the DAG")
+    # Scheduled on the tenants dataset; on the export's Fleetio dataset by partition (3.3+ names them).
+    consumers = ["orders_tenants_report"] if dag_id == "orders_tenant_fanout" else []
+    if dag_id == "orders_daily_export" and AIRFLOW_RELEASE >= (3, 3):
+        consumers.append("orders_fleetio_partition_report")
+    for consumer in consumers:  # scheduled on the export's Fleetio dataset
+        airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{consumer}/details"), 120, consumer)  # noqa: B023
+        airflow.request("PATCH", f"/api/v2/dags/{consumer}", {"is_paused": False})
     run = airflow.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date})
     airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     run_id = run["dag_run_id"]
@@ -185,8 +210,25 @@ def test_the_export_dags_run_under_the_scheduler(
             "asset_events"
         ]
         extras = {e["extra"]["vendor"]: e["extra"] for e in events if e["source_run_id"] == run_id}
-        assert extras["fleetio"] == {"count": 49, "format": "jsonl", "vendor": "fleetio",
-                                     "window": "2025-12-31T00:00:00Z/2026-01-01T00:00:00Z"}  # fmt: skip
+        window = "2025-12-31T00:00:00Z/2026-01-01T00:00:00Z"
+        fleetio_file = f"file://{out}/2025-12-31/fleetio.jsonl"
+        assert extras["fleetio"] == {"count": 49, "format": "jsonl", "vendor": "fleetio", "window": window,
+                                     "uri": fleetio_file}  # fmt: skip
+        # One Asset per vendor dataset, its producing task shown (the Assets view reads this).
+        (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/fleetio.jsonl")["assets"]
+        assert asset["uri"] == f"file://{out}/fleetio.jsonl"
+        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == [(dag_id, "export_fleetio")]
+        partition = "2025-12-31T00:00:00" if AIRFLOW_RELEASE >= (3, 3) else None
+        (event,) = [e for e in events if e["source_run_id"] == run_id and e["asset_id"] == asset["id"]]
+        assert event.get("partition_key") == partition
+        if partition:  # the partition-scheduled consumer runs for the export's day, with its file
+
+            def day_report() -> Any:
+                done = consumer_results(airflow, "orders_fleetio_partition_report")
+                return [value for run, value in done if run.get("partition_key") == partition]
+
+            (report,) = airflow.wait_for(day_report, 180, "the partition-scheduled consumer")
+            assert report == {"partition_key": partition, "files": [fleetio_file]}
         assert set(extras) == {
             "crayon",
             "adobe_vip_marketplace",
@@ -197,6 +239,30 @@ def test_the_export_dags_run_under_the_scheduler(
     else:
         lines = {t: (out / "tenants" / f"{t}.jsonl").read_text().splitlines() for t in (1001, 1002, 1003)}
         assert all(len(v) == 50 for v in lines.values()), {t: len(v) for t, v in lines.items()}
+        # One event per tenant's file on the one tenants dataset; the asset-scheduled consumer runs on it
+        # and reads the events that triggered it (Airflow may hand events that arrive together to one run,
+        # and queue a run for those after it).
+        files = [
+            {"uri": f"file://{out}/tenants/{t}.jsonl", "count": 50, "window": None}
+            for t in (1001, 1002, 1003)
+        ]
+        (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/tenants.jsonl")["assets"]
+        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == [
+            (dag_id, "list_tenant_orders")
+        ]
+        events = airflow.request("GET", f"/api/v2/assets/events?asset_id={asset['id']}&limit=100")[
+            "asset_events"
+        ]
+        extras = sorted((e["extra"] for e in events if e["source_run_id"] == run_id), key=lambda x: x["uri"])
+        assert extras == [{**f, "format": "jsonl", "vendor": "crayon"} for f in files]
+        seen = airflow.wait_for(
+            lambda: [
+                line for _, value in consumer_results(airflow, "orders_tenants_report") for line in value
+            ],
+            180,
+            "the asset-scheduled consumer",
+        )
+        assert all(line in files for line in seen) and len(seen) == len({line["uri"] for line in seen}), seen
 
 
 def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(

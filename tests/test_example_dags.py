@@ -118,6 +118,46 @@ def order_start(vendor: str, app: Any, store: Any, i: int) -> int:
     return app._order_start(store, i) if vendor == "crayon" else i
 
 
+def test_three_daily_runs_make_one_asset_per_vendor_dataset_with_an_event_each(
+    airflow_db: str, fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Asset per vendor (the location without the day) and one event per run on it, whose extra holds
+    the file, the count and the window; on Airflow 3.3+ the event's partition is the day."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    monkeypatch.setenv("ORDERS_EXPORT_BASE", f"file://{tmp_path}")
+    days = [datetime(2025, 12, 30, tzinfo=timezone.utc) + timedelta(days=n) for n in range(3)]
+    runs = []
+    for day in days:
+        run = load_dag("orders_daily_export").test(logical_date=day + timedelta(days=1))
+        assert run.state == "success"
+        runs.append(run.run_id)
+    with create_session() as session:
+        assets = {
+            a.uri: a
+            for a in session.scalars(select(AssetModel).where(AssetModel.uri.like(f"file://{tmp_path}%")))
+        }
+        # One per vendor dataset, none per file (dag.test() also registers the other example DAGs' assets).
+        assert {f"file://{tmp_path}/{vendor}.jsonl" for vendor in SCOPES} <= set(assets)
+        assert [uri for uri in assets if "/2025-12-" in uri or "/2026-01-" in uri] == []
+        for vendor in SCOPES:
+            events = session.scalars(
+                select(AssetEvent).where(AssetEvent.asset_id == assets[f"file://{tmp_path}/{vendor}.jsonl"].id)
+                .order_by(AssetEvent.id)
+            ).all()  # fmt: skip
+            assert [e.source_run_id for e in events] == runs, vendor
+            for event, day in zip(events, days, strict=True):
+                start, end = (d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in (day, day + timedelta(days=1)))
+                path = tmp_path / day.date().isoformat() / f"{vendor}.jsonl"
+                count = len(path.read_text().splitlines())
+                assert event.extra == {"count": count, "format": "jsonl", "vendor": vendor,
+                                       "window": f"{start}/{end}", "uri": f"file://{path}"}  # fmt: skip
+                partition = getattr(event, "partition_key", None)
+                assert partition == (day.strftime("%Y-%m-%dT%H:%M:%S") if AIRFLOW_RELEASE >= (3, 3) else None)
+
+
 def test_daily_export_to_s3(
     airflow_db: str, fresh_sandbox: Sandbox, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

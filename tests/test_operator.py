@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_orders.boundary import OrdersTaskFailed
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.sandbox import Sandbox
-from tests.conftest import ORDERS, control, expected_id_list, expected_ids
+from tests.conftest import AIRFLOW_RELEASE, ORDERS, control, expected_id_list, expected_ids
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,27 @@ class FakeOutletEvents(dict):
             accessor.add = lambda asset, extra=None: accessor.added.append((asset.uri, extra))
             super().__setitem__(ident, accessor)
         return super().__getitem__(ident)
+
+
+def dataset_uri(op: ListOrdersOperator) -> str:
+    """The URI of the Asset ``op`` records: its outlet, or on Airflow 3.0 and 3.1 the one its alias names."""
+    (outlet,) = op.outlets
+    if type(outlet).__name__ == "AssetAlias":
+        assert AIRFLOW_RELEASE < (3, 2) and outlet.name == f"orders:{op.task_id}"
+        return op._dataset_via_alias or ""
+    return outlet.uri
+
+
+def recorded(op: ListOrdersOperator, ctx: dict[str, Any]) -> tuple[str, Any, set[str]]:
+    """The Asset URI of the one event ``op`` recorded, its extra and its partition keys, as each release
+    records it (an outlet Asset's event; an alias's event on 3.0 and 3.1)."""
+    (outlet,) = op.outlets
+    accessor = ctx["outlet_events"][outlet]
+    if type(outlet).__name__ == "AssetAlias":
+        ((uri, extra),) = accessor.added
+        return uri, extra, set()
+    assert accessor.added == []  # no Asset per file
+    return outlet.uri, accessor.extra, getattr(accessor, "partition_keys", set())
 
 
 def run(op: ListOrdersOperator, context: dict[str, Any] | None = None) -> Any:
@@ -75,10 +97,8 @@ def test_jsonl_file_holds_every_order_once(sbx: Sandbox, tmp_path: Path, vendor:
     assert sorted(ids) == expected_id_list(sbx, vendor, key)
     assert result == {"uri": f"file://{target}", "count": ORDERS, "format": "jsonl", "vendor": vendor}
     assert list(target.parent.iterdir()) == [target]  # no temporary file left beside it
-    (asset,) = op.outlets
-    assert asset.uri == f"file://{target}"
-    assert ctx["outlet_events"][asset].extra == {"count": ORDERS, "format": "jsonl", "vendor": vendor,
-                                                 "window": None}  # fmt: skip
+    assert recorded(op, ctx)[:2] == (f"file://{target}", {"count": ORDERS, "format": "jsonl", "vendor": vendor,
+                                                          "window": None, "uri": f"file://{target}"})  # fmt: skip
 
 
 def test_csv_holds_the_normalised_fields(sbx: Sandbox, tmp_path: Path) -> None:
@@ -175,9 +195,70 @@ def test_an_unknown_format_is_refused() -> None:
         ListOrdersOperator(task_id="t", conn_id="crayon_default", format="xml")
 
 
-def test_a_templated_output_path_is_recorded_through_an_asset_alias(sbx: Sandbox, tmp_path: Path) -> None:
+class PartitionedOutletEvents(FakeOutletEvents):
+    """Airflow 3.3's accessors: an asset's accessor also takes partition keys."""
+
+    def __getitem__(self, key: Any) -> Any:
+        accessor = super().__getitem__(key)
+        if not hasattr(accessor, "partition_keys"):
+            accessor.partition_keys = set()
+            accessor.add_partitions = lambda keys: accessor.partition_keys.update(
+                [keys] if isinstance(keys, str) else keys
+            )
+        return accessor
+
+
+@pytest.mark.parametrize(
+    ("output_path", "dataset"),
+    [
+        ("{tmp}/export/{{{{ ds }}}}/fleetio.jsonl", "{tmp}/export/fleetio.jsonl"),
+        ("{tmp}/export/fleetio/{{{{ data_interval_start | ds }}}}.jsonl", "{tmp}/export/fleetio.jsonl"),
+        ("{tmp}/export/orders_{{{{ ds_nodash }}}}.jsonl", "{tmp}/export/orders.jsonl"),
+    ],
+)
+def test_a_templated_output_path_is_one_asset_with_an_event_per_run(
+    sbx: Sandbox, tmp_path: Path, output_path: str, dataset: str
+) -> None:
+    """One Asset per dataset (the location without the run's window), known when the DAG is parsed; each
+    run's event names the file, the window, and (Airflow 3.3+) the window's start as its partition."""
+
+    def operator() -> ListOrdersOperator:  # each task instance renders a copy of its own
+        return ListOrdersOperator(task_id="t", conn_id="fleetio_default", output_path="file://" + output_path.format(tmp=tmp_path),
+                                  filters={"max_orders": 2, "created_since": "{{ data_interval_start }}",
+                                           "created_until": "{{ data_interval_end }}"})  # fmt: skip
+
+    want = "file://" + dataset.format(tmp=tmp_path)
+    assert dataset_uri(operator()) == want
+    for day in ("2025-12-30", "2025-12-31"):
+        start = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+        end = start + timedelta(days=1)
+        context = {"ds": day, "ds_nodash": day.replace("-", ""), "data_interval_start": start,
+                   "data_interval_end": end, "outlet_events": PartitionedOutletEvents()}  # fmt: skip
+        op = operator()
+        result, ctx = run(op, context)
+        window = f"{day}T00:00:00Z/{end.date()}T00:00:00Z"
+        uri, extra, partitions = recorded(op, ctx)
+        assert (uri, extra) == (want, {"count": 2, "format": "jsonl", "vendor": "fleetio", "window": window,
+                                       "uri": result["uri"]})  # fmt: skip
+        assert partitions == ({f"{day}T00:00:00"} if AIRFLOW_RELEASE >= (3, 2) else set())
+        assert day in result["uri"] or day.replace("-", "") in result["uri"]
+        assert Path(result["uri"].removeprefix("file://")).read_text().count("\n") == 2
+
+
+def test_a_partitioned_runs_own_key_stands(sbx: Sandbox, tmp_path: Path) -> None:
+    op = ListOrdersOperator(task_id="t", conn_id="fleetio_default", output_path=f"file://{tmp_path}/o.jsonl",
+                            filters={"max_orders": 1, "created_since": "2025-12-30T00:00:00Z"})  # fmt: skip
+    dag_run = type("DagRun", (), {"partition_key": "2025-12-30"})()
+    _, ctx = run(op, {"outlet_events": PartitionedOutletEvents(), "dag_run": dag_run})
+    _, extra, partitions = recorded(op, ctx)
+    assert partitions == set()  # Airflow gives the event the run's key
+    assert extra["window"] == "2025-12-30T00:00:00Z/.."
+
+
+def test_asset_alias_records_an_asset_per_file_as_before(sbx: Sandbox, tmp_path: Path) -> None:
     op = ListOrdersOperator(task_id="t", conn_id="fleetio_default", output_path=f"file://{tmp_path}/{{{{ ds }}}}.jsonl",
-                            filters={"max_orders": 2, "created_since": "2025-12-30T00:00:00Z"})  # fmt: skip
+                            filters={"max_orders": 2, "created_since": "2025-12-30T00:00:00Z"},
+                            asset_alias="orders:t")  # fmt: skip
     (alias,) = op.outlets
     assert alias.name == "orders:t"
     _, ctx = run(op, {"ds": "2026-01-01"})
@@ -188,3 +269,13 @@ def test_a_templated_output_path_is_recorded_through_an_asset_alias(sbx: Sandbox
             {"count": 2, "format": "jsonl", "vendor": "fleetio", "window": window},
         )
     ]
+
+
+def test_an_asset_is_named_when_the_bucket_is_templated() -> None:
+    with pytest.raises(AirflowException, match=r"template in its bucket or host.*pass asset="):
+        ListOrdersOperator(
+            task_id="t", conn_id="crayon_default", output_path="s3://{{ var.value.b }}/o.jsonl"
+        )
+    op = ListOrdersOperator(task_id="t", conn_id="crayon_default", output_path="s3://{{ var.value.b }}/o.jsonl",
+                            asset="s3://orders-bucket/o.jsonl")  # fmt: skip
+    assert dataset_uri(op) == "s3://orders-bucket/o.jsonl"

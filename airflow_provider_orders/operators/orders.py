@@ -8,7 +8,14 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    Asset,
+    AssetAlias,
+    BaseOperator,
+)
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_2_PLUS
 
 from airflow_provider_orders.errors import OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
@@ -27,8 +34,23 @@ class ListOrdersOperator(BaseOperator):
     Without ``output_path`` the orders are returned to XCom as JSON dicts; above ``max_xcom_orders`` the
     task fails and asks for an ``output_path``: it never truncates. With ``output_path`` the orders are
     streamed page by page into that file (memory stays flat however many there are), written under a
-    hidden temporary name and moved into place only when complete, so readers never see a partial file;
-    the file is recorded as an Airflow Asset.
+    hidden temporary name and moved into place only when complete, so readers never see a partial file.
+
+    **Assets.** The output is one Asset per dataset, not one per file: its URI is the output location
+    without the run's window (the template expressions taken out of ``output_path``, so
+    ``file:///data/{{ ds }}/crayon.jsonl`` is ``file:///data/crayon.jsonl``), or ``asset`` when given. It is
+    the task's outlet, so the task shows as its producer. Each run records one event on it whose extra
+    holds ``count``, ``format``, ``vendor``, ``window`` (the listing's ISO 8601 interval) and ``uri`` (the
+    file written). On Airflow 3.3+ the event of a listing with a window start (an incremental export) also
+    carries a ``partition_key``: the window's start as ``%Y-%m-%dT%H:%M:%S`` in UTC (the key format of
+    Airflow's ``CronPartitionTimetable``, which temporal partition mappers read), or the DAG run's own
+    partition key when the run has one. Airflow queues a partitioned event for partition-scheduled DAGs
+    (``PartitionedAssetTimetable``) only, and a plain one for ``schedule=[asset]`` DAGs only: set
+    ``partition=False`` where the consumers are plain. On 3.2 Airflow takes the partition key from the DAG
+    run only (a task cannot name one there): events of partitioned runs carry it, others carry the window
+    in their extra, as on 3.0 and 3.1. On 3.0 and 3.1 the Asset is recorded through an AssetAlias
+    ``orders:<task_id>`` (their ``dag.test()`` does not register a DAG's outlet Assets), so the Assets view
+    shows the producing task from 3.2 on.
 
     :param conn_id: an Airflow connection of one of this provider's types; the hook follows from its type.
         (templated)
@@ -42,8 +64,12 @@ class ListOrdersOperator(BaseOperator):
     :param max_xcom_orders: the most orders returned through XCom when there is no ``output_path``.
     :param csv_escape_formulas: with ``format="csv"``, prefix ``'`` to cells that a spreadsheet would run as
         a formula (starting with ``= + - @``, a tab or a CR; numbers excepted). Default on.
-    :param asset_alias: the name of the AssetAlias that records a templated ``output_path``; defaults to
-        ``orders:<task_id>``. A static ``output_path`` is recorded as an Asset of that URI.
+    :param asset: the dataset's Asset (an ``Asset`` or a URI) instead of the one derived from
+        ``output_path``; needed where the template is in the bucket or host.
+    :param partition: on Airflow 3.3+, name each event's partition after the listing's window (default);
+        ``False`` records plain events, for consumers scheduled with ``schedule=[asset]``.
+    :param asset_alias: record each file as an Asset of its own through an AssetAlias of this name (the
+        behaviour before 0.2: one Asset per file). Default: none, one Asset per dataset.
     :return: without ``output_path`` the orders as JSON dicts; with it
         ``{"uri", "count", "format", "vendor"}``.
     """
@@ -60,6 +86,8 @@ class ListOrdersOperator(BaseOperator):
         output_path: Any = None,
         format: str = "jsonl",
         max_xcom_orders: int = 1000,
+        asset: Any = None,
+        partition: bool = True,
         asset_alias: str | None = None,
         csv_escape_formulas: bool = True,
         **kwargs: Any,
@@ -73,14 +101,13 @@ class ListOrdersOperator(BaseOperator):
             output_path = _absolute(output_path)
         if static_path:
             _check_filesystem(str(output_path))
-        if output_path is not None and "outlets" not in kwargs:
-            from airflow.providers.common.compat.sdk import Asset, AssetAlias
-
-            kwargs["outlets"] = [
-                Asset(_asset_uri(str(output_path)))
-                if static_path
-                else AssetAlias(asset_alias or f"orders:{kwargs.get('task_id', 'list_orders')}")
-            ]
+        #: Airflow 3.0 and 3.1 record the dataset's Asset through an alias (see _default_outlet).
+        self._dataset_via_alias: str | None = None
+        if output_path is not None:
+            outlet, via_alias = _default_outlet(str(output_path), asset, asset_alias, kwargs.get("task_id"))
+            kwargs.setdefault("outlets", [outlet])  # a mapped task's come from partial()
+            if via_alias and kwargs["outlets"] == [outlet]:
+                self._dataset_via_alias = via_alias
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.filters = dict(filters or {})
@@ -89,7 +116,23 @@ class ListOrdersOperator(BaseOperator):
         self.max_xcom_orders = max_xcom_orders
         self.csv_escape_formulas = csv_escape_formulas
         self.static_path = static_path
+        self.partition = partition
         self._validate_at_parse()
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """``BaseOperator.partial``, with the dataset's Asset as the outlet where ``output_path`` is a partial
+        argument: a mapped task's outlets come from its partial arguments when the DAG is parsed, so
+        Airflow registers the Asset and records the mapped tasks' events on it."""
+        if kwargs.get("output_path") is not None and "outlets" not in kwargs:
+            outlet, _ = _default_outlet(
+                str(kwargs["output_path"]),
+                kwargs.get("asset"),
+                kwargs.get("asset_alias"),
+                kwargs.get("task_id"),
+            )
+            kwargs["outlets"] = [outlet]
+        return super().partial(**kwargs)
 
     def _validate_at_parse(self) -> None:
         """Fail the DAG parse on a filter the vendor does not know, when the connection is known now."""
@@ -194,17 +237,104 @@ class ListOrdersOperator(BaseOperator):
         return OperatorLineage(inputs=inputs, outputs=outputs)
 
     def _record_asset(self, context: Any, uri: str, result: dict[str, Any]) -> None:
-        from airflow.providers.common.compat.sdk import Asset, AssetAlias
-
         events = context.get("outlet_events") if hasattr(context, "get") else None
         if events is None:
             return
         extra = {k: result[k] for k in ("count", "format", "vendor", "window")}
+        key = _partition_key(result["window"])
+        run_key = getattr(context.get("dag_run"), "partition_key", None)
         for outlet in self.outlets:
-            if isinstance(outlet, AssetAlias):
+            if isinstance(outlet, AssetAlias) and self._dataset_via_alias:
+                events[outlet].add(Asset(self._dataset_via_alias), extra={**extra, "uri": uri})
+            elif isinstance(outlet, AssetAlias):
                 events[outlet].add(Asset(_asset_uri(uri)), extra=extra)
             elif isinstance(outlet, Asset):
-                events[outlet].extra = extra
+                accessor = events[outlet]
+                accessor.extra = {**extra, "uri": uri}
+                # Airflow 3.3+: a task names its event's partition (3.2 takes the run's). A partitioned
+                # run's own key stands: Airflow warns where a task's key differs from it.
+                if self.partition and key and not run_key and hasattr(accessor, "add_partitions"):
+                    accessor.add_partitions(key)
+                    self.log.info("Recorded %s, partition %s", outlet.uri, key)
+
+
+def orders_asset(output_path: str) -> Any:
+    """The Asset that ``ListOrdersOperator(output_path=output_path)`` records: schedule consumers on it.
+
+    ``orders_asset("s3://aws_default@bucket/orders/{{ ds }}/crayon.jsonl")`` is
+    ``Asset("s3://bucket/orders/crayon.jsonl")``: the location without the run's window and without the
+    connection id."""
+    return _outlet_for(output_path, None, None, None)
+
+
+def _default_outlet(
+    output_path: str, asset: Any, asset_alias: str | None, task_id: str | None
+) -> tuple[Any, str | None]:
+    """The outlet a task of ``output_path`` records, and on Airflow 3.0 and 3.1 the URI of the dataset's
+    Asset that an alias stands in for there. Their ``dag.test()`` does not register a DAG's outlet Assets
+    (a DAG processor does): 3.0 fails the task (``AirflowInactiveAssetInInletOrOutletException``) and 3.1
+    drops its event, while an alias's event registers the Asset it names."""
+    outlet = _outlet_for(output_path, asset, asset_alias, task_id)
+    if asset_alias or AIRFLOW_V_3_2_PLUS:
+        return outlet, None
+    return AssetAlias(f"orders:{task_id or 'list_orders'}"), outlet.uri
+
+
+def _outlet_for(output_path: str, asset: Any, asset_alias: str | None, task_id: str | None) -> Any:
+    """The task's outlet: ``asset``, an AssetAlias where asked for, else the dataset's Asset."""
+    if asset_alias:
+        return AssetAlias(asset_alias)
+    if isinstance(asset, Asset):
+        return asset
+    uri = _asset_uri(str(asset)) if asset is not None else _dataset_uri(output_path)
+    if "{{" in uri or "{%" in uri:
+        raise AirflowException(
+            f"ListOrdersOperator {task_id}: asset {uri!r} is templated; an Asset is fixed when the DAG is "
+            "parsed: give its URI without templates"
+        )
+    return Asset(uri)
+
+
+def _dataset_uri(output_path: str) -> str:
+    """The output location without the run's window: ``output_path`` with its template expressions and the
+    separators they leave taken out (``file:///d/{{ ds }}/orders_{{ ds_nodash }}.jsonl`` is
+    ``file:///d/orders.jsonl``). The host or bucket must not be templated."""
+    import re
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(_asset_uri(_absolute(output_path)))
+    if "{" in parts.netloc:
+        raise AirflowException(
+            f"ListOrdersOperator: output_path {output_path!r} has a template in its bucket or host, so its "
+            "dataset cannot be named when the DAG is parsed: pass asset='s3://bucket/orders.jsonl' (the "
+            "dataset's fixed URI), or asset_alias='...' to record each file as an Asset of its own"
+        )
+    segments: list[str] = []
+    for segment in parts.path.split("/"):
+        cleaned = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", segment)
+        if cleaned != segment:
+            cleaned = re.sub(r"([-_ ])[-_ ]+", r"\1", cleaned)  # orders__x -> orders_x
+            cleaned = re.sub(r"[-_ ]+(?=\.)|^[-_ ]+|[-_ ]+$", "", cleaned)  # orders_.jsonl -> orders.jsonl
+            if cleaned.startswith("."):  # a name that was all template: crayon/{{ ds }}.jsonl -> crayon.jsonl
+                parent = segments.pop() if len(segments) > 1 else ""
+                cleaned = (parent or "orders") + cleaned
+            if not cleaned:
+                continue
+        segments.append(cleaned)
+    return urlunsplit(parts._replace(path="/".join(segments)))
+
+
+def _partition_key(window: str | None) -> str | None:
+    """The window's start as Airflow's partition timetables key a partition (``%Y-%m-%dT%H:%M:%S``, UTC);
+    ``None`` without a start."""
+    from datetime import datetime, timezone
+
+    start = (window or "").split("/")[0]
+    if not start or start == "..":
+        return None
+    when = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
