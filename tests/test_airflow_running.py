@@ -159,6 +159,12 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
     assert final["status"] == "completed" and final["vendor_status"] == "Succeeded"
 
 
+def producers(dag_id: str, task_id: str) -> list[tuple[str, str]]:
+    """The producing tasks the Assets view shows: none on Airflow 3.0 and 3.1, where the operator records
+    its Asset through an alias (docs/guides/operators.md)."""
+    return [(dag_id, task_id)] if AIRFLOW_RELEASE >= (3, 2) else []
+
+
 def consumer_results(airflow: Airflow, dag_id: str) -> list[tuple[dict[str, Any], Any]]:
     """Each finished run of the asset-scheduled ``dag_id`` with its task's return value; a failed run fails."""
     (task_id,) = [t["task_id"] for t in airflow.request("GET", f"/api/v2/dags/{dag_id}/tasks")["tasks"]]
@@ -217,7 +223,9 @@ def test_the_export_dags_run_under_the_scheduler(
         # One Asset per vendor dataset, its producing task shown (the Assets view reads this).
         (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/fleetio.jsonl")["assets"]
         assert asset["uri"] == f"file://{out}/fleetio.jsonl"
-        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == [(dag_id, "export_fleetio")]
+        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == producers(
+            dag_id, "export_fleetio"
+        )
         partition = "2025-12-31T00:00:00" if AIRFLOW_RELEASE >= (3, 3) else None
         (event,) = [e for e in events if e["source_run_id"] == run_id and e["asset_id"] == asset["id"]]
         assert event.get("partition_key") == partition
@@ -247,9 +255,9 @@ def test_the_export_dags_run_under_the_scheduler(
             for t in (1001, 1002, 1003)
         ]
         (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/tenants.jsonl")["assets"]
-        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == [
-            (dag_id, "list_tenant_orders")
-        ]
+        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == producers(
+            dag_id, "list_tenant_orders"
+        )
         events = airflow.request("GET", f"/api/v2/assets/events?asset_id={asset['id']}&limit=100")[
             "asset_events"
         ]
