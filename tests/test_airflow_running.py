@@ -220,15 +220,16 @@ def test_the_export_dags_run_under_the_scheduler(
         fleetio_file = f"file://{out}/2025-12-31/fleetio.jsonl"
         assert extras["fleetio"] == {"count": 49, "format": "jsonl", "vendor": "fleetio", "window": window,
                                      "uri": fleetio_file}  # fmt: skip
-        # One Asset per vendor dataset, its producing task shown (the Assets view reads this).
-        (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/fleetio.jsonl")["assets"]
-        assert asset["uri"] == f"file://{out}/fleetio.jsonl"
-        assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == producers(
-            dag_id, "export_fleetio"
-        )
+        # One Asset per vendor dataset: the run's event for Fleetio's file is on it.
+        (event,) = [e for e in events if e["source_run_id"] == run_id and e["extra"]["vendor"] == "fleetio"]
+        assert event["uri"] == f"file://{out}/fleetio.jsonl"
         partition = "2025-12-31T00:00:00" if AIRFLOW_RELEASE >= (3, 3) else None
-        (event,) = [e for e in events if e["source_run_id"] == run_id and e["asset_id"] == asset["id"]]
         assert event.get("partition_key") == partition
+        if AIRFLOW_RELEASE >= (3, 2):  # the Assets view lists it, with its producing task
+            (asset,) = airflow.request("GET", f"/api/v2/assets?uri_pattern={out}/fleetio.jsonl")["assets"]
+            assert asset["id"] == event["asset_id"]
+            producing = [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]]
+            assert producing == [(dag_id, "export_fleetio")]
         if partition:  # the partition-scheduled consumer runs for the export's day, with its file
 
             def day_report() -> Any:
@@ -248,8 +249,8 @@ def test_the_export_dags_run_under_the_scheduler(
         lines = {t: (out / "tenants" / f"{t}.jsonl").read_text().splitlines() for t in (1001, 1002, 1003)}
         assert all(len(v) == 50 for v in lines.values()), {t: len(v) for t, v in lines.items()}
         # One event per tenant's file on the one tenants dataset; the asset-scheduled consumer runs on it
-        # and reads the events that triggered it (Airflow may hand events that arrive together to one run,
-        # and queue a run for those after it).
+        # and reads events of it (how Airflow spreads events that arrive together over runs varies by
+        # release: 3.3 hands them to one run, 3.0 may give one event to two runs).
         files = [
             {"uri": f"file://{out}/tenants/{t}.jsonl", "count": 50, "window": None}
             for t in (1001, 1002, 1003)
@@ -270,7 +271,7 @@ def test_the_export_dags_run_under_the_scheduler(
             180,
             "the asset-scheduled consumer",
         )
-        assert all(line in files for line in seen) and len(seen) == len({line["uri"] for line in seen}), seen
+        assert seen and all(line in files for line in seen), seen
 
 
 def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
