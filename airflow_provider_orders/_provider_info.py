@@ -153,7 +153,9 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                              'password': 'API user password',
                                                              'login': 'API user name'},
                                               'placeholders': {'host': 'empty: https://api.crayon.com '
-                                                                       '(production)'}}},
+                                                                       '(production)',
+                                                               'login': 'required too, under Extra Fields: '
+                                                                        'Client ID, Client secret'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook',
                        'hook-name': 'Adobe VIP Marketplace',
                        'connection-type': 'adobe_vip_marketplace',
@@ -380,7 +382,9 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                              'login': 'Client ID'},
                                               'placeholders': {'host': 'required: https://... (Granite '
                                                                        'AccessExpress has no public '
-                                                                       'production URL)'}}},
+                                                                       'production URL)',
+                                                               'login': 'required too, under Extra Fields: '
+                                                                        'Token URL'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.emnify.EmnifyHook',
                        'hook-name': 'emnify',
                        'connection-type': 'emnify',
@@ -591,5 +595,7 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                        'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
                                               'relabeling': {'host': 'API base URL', 'password': 'API key'},
                                               'placeholders': {'host': 'empty: https://secure.fleetio.com '
-                                                                       '(production)'}}}]}
+                                                                       '(production)',
+                                                               'password': 'required too, under Extra '
+                                                                           'Fields: Account token'}}}]}
 # fmt: on

@@ -105,6 +105,12 @@ def test_the_ui_connection_form_has_each_types_own_fields_and_labels(running: tu
         == "empty: https://api.crayon.com (production)"
     )
     assert meta["granite_access_express"]["standard_fields"]["host"]["title"] == "API base URL (required)"
+    # The form opens on the standard fields: the first credential names the required extras folded away.
+    hints = {t: meta[t]["standard_fields"][f]["placeholder"] for t, f in
+             (("crayon", "login"), ("granite_access_express", "login"), ("fleetio", "password"))}  # fmt: skip
+    assert hints == {"crayon": "required too, under Extra Fields: Client ID, Client secret",
+                     "granite_access_express": "required too, under Extra Fields: Token URL",
+                     "fleetio": "required too, under Extra Fields: Account token"}  # fmt: skip
 
 
 def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airflow, SandboxProcess]) -> None:
@@ -129,14 +135,23 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
             for r in sandbox.control("/requests")
         )
 
+    def deferral_reported() -> bool:
+        """The scheduler has heard from the executor that the sensor's first process ended (deferred).
+
+        A trigger that fires before that report makes Airflow fail the task: the late report finds the
+        resumed task queued ("task-state-changed-externally"; seen under load with the LocalExecutor)."""
+        key = f"TaskInstanceKey(dag_id='{dag_id}', task_id='wait_for_order', run_id='{run_id}', try_number=1"
+        log = (airflow.home / "scheduler.out").read_text(errors="replace")
+        return f"Received executor event with state success for task instance {key}" in log
+
     def finished() -> str | None:
         nonlocal settled
         state = airflow.request("GET", ti_path).get("state")
         if state and (not seen or seen[-1] != state):
             seen.append(state)
-        # The order stays Processing until the trigger has seen it so (however long a loaded machine takes
-        # to get there), then settles: the sensor has deferred, and the trigger sees the change.
-        if not settled and trigger_has_checked():
+        # The order stays Processing until the trigger has seen it so and the deferral has been reported
+        # (however long a loaded machine takes to get there), then settles: the trigger sees the change.
+        if not settled and trigger_has_checked() and deferral_reported():
             sandbox.control("/settle", {"vendor": "crayon", "index": newest["index"]})
             settled = True
         run_state = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -379,9 +394,17 @@ def test_each_connection_type_is_set_up_in_the_ui_form_and_tested(
             assert host_hint.startswith("empty: https://" if spec.vendor_class.default_host else "required:")
             if spec.vendor_class.login_label is None:
                 assert dialog.locator("input[name=login]").count() == 0, conn_type
+            required = [f.label for f in spec.vendor_class.connection_fields if f.required]
+            first = dialog.locator(
+                "input[name=login]" if spec.vendor_class.login_label else "input[name=password]"
+            )
+            if required:  # what blocks Save, said where the form opens
+                assert (
+                    first.get_attribute("placeholder")
+                    == f"required too, under Extra Fields: {', '.join(required)}"
+                )
             first = dialog.screenshot()
             ui.expand_extras(dialog)
-            required = [f.name for f in spec.vendor_class.connection_fields if f.required]
             for field in spec.vendor_class.connection_fields:
                 box = dialog.locator(f"input[name=element_{field.name}]")
                 assert box.evaluate("e => e.required") == field.required, (conn_type, field.name)

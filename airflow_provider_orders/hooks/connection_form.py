@@ -28,6 +28,12 @@ def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False
         host = f"required: https://... ({vendor_class.display_name} has no public production URL)"
         relabeling["host"] = "API base URL (required)"
     placeholders = {"host": host, **vendor_class.form_placeholders}
+    # The form opens on the standard fields, the extras folded away: where an extra is required (Save
+    # stays grey without it), the first credential field says so while it is empty.
+    required = [f.label for f in vendor_class.connection_fields if f.required]
+    first = "login" if vendor_class.login_label else "password"
+    if required and first not in placeholders:
+        placeholders[first] = f"required too, under Extra Fields: {', '.join(required)}"
     if python_style:
         return {"hidden_fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
     return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
