@@ -180,8 +180,11 @@ def test_place_and_wait_defers_until_the_order_completes(
     app = fresh_sandbox.apps["crayon"]
     newest = app.order_id(app.record(app.orders("1001"), ORDERS - 1))
 
-    def trigger_has_polled(answered: list[dict[str, Any]]) -> bool:
-        return any(r["headers"]["user-agent"].startswith("python-httpx") for r in answered)
+    def trigger_has_polled(answered: list[dict[str, Any]]) -> bool:  # a listing, not only its token
+        return any(
+            r["headers"]["user-agent"].startswith("python-httpx") and "token" not in r["path"]
+            for r in answered
+        )
 
     # Processing until the trigger has seen it so: the sensor defers, then the trigger sees it complete.
     with settles_when(fresh_sandbox, "crayon", "1001", ORDERS - 1, trigger_has_polled):
