@@ -29,7 +29,7 @@ from airflow_provider_orders.vendors.fleetio import Fleetio
 from tests.conftest import wire
 from tests.hostile import Answer, HostileServer, Seen
 from tests.test_hostile import connection, record, token
-from tests.test_operator import run
+from tests.test_operator import dataset_uri, run
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ def test_a_relative_output_path_is_written_and_shown_as_an_absolute_uri(
     result, _ = run(op)
     assert result["uri"] == f"file://{tmp_path}/exports/orders.jsonl"
     assert (tmp_path / "exports" / "orders.jsonl").exists()
-    assert op.outlets[0].uri == f"file://{tmp_path}/exports/orders.jsonl"
+    assert dataset_uri(op) == f"file://{tmp_path}/exports/orders.jsonl"
 
 
 # -- strict connections ----------------------------------------------------------------------------
