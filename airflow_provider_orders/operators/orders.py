@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -241,7 +242,7 @@ class ListOrdersOperator(BaseOperator):
         if events is None:
             return
         extra = {k: result[k] for k in ("count", "format", "vendor", "window")}
-        key = _partition_key(result["window"])
+        key = self._lineage.get("partition_key")
         run_key = getattr(context.get("dag_run"), "partition_key", None)
         for outlet in self.outlets:
             if isinstance(outlet, AssetAlias) and self._dataset_via_alias:
@@ -324,17 +325,10 @@ def _dataset_uri(output_path: str) -> str:
     return urlunsplit(parts._replace(path="/".join(segments)))
 
 
-def _partition_key(window: str | None) -> str | None:
-    """The window's start as Airflow's partition timetables key a partition (``%Y-%m-%dT%H:%M:%S``, UTC);
+def _partition_key(start: datetime | None) -> str | None:
+    """A window's start as Airflow's partition timetables key a partition (``%Y-%m-%dT%H:%M:%S``, UTC);
     ``None`` without a start."""
-    from datetime import datetime, timezone
-
-    start = (window or "").split("/")[0]
-    if not start or start == "..":
-        return None
-    when = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return None if start is None else start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
@@ -355,6 +349,7 @@ def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
         "namespace": f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""),
         "name": f"{hook.conn_type}/orders" + (f"?{query}" if query else ""),
         "window": window,
+        "partition_key": _partition_key(filters.created_since),
     }
 
 
