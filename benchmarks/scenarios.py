@@ -250,6 +250,7 @@ def triggerer(size: Size) -> list[Row]:
             result = probe("trigger_probe", "--url", sb.url, "--count", str(count),
                            "--seconds", str(size.trigger_seconds), "--poll", str(size.trigger_seconds / 4))  # fmt: skip
         assert result["events"] == ["timeout"], result
+        assert result["per_round"], f"no poll was answered within {size.trigger_seconds:g} s: {result}"
         rounds = result["round_seconds"]
         sample = Sample(f"provider, {count:,} triggers", rounds, unit="s",
                         note=f"threads {result['threads_before']} -> {result['threads_peak']}, "

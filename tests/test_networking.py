@@ -600,10 +600,14 @@ def test_the_watchdog_leaves_finished_exchanges_alone() -> None:
     from airflow_provider_orders.engine.sync import Watchdog
 
     dog = Watchdog()
-    watches = [dog.watch(time.monotonic() + 0.05) for _ in range(3000)]
+    # One deadline far enough out that registering and finishing 3000 exchanges on a loaded machine ends
+    # before it (0.05 s did not, once, with both cores busy); then wait past it.
+    until = time.monotonic() + 1.0
+    watches = [dog.watch(until) for _ in range(3000)]
     for watch in watches:
         dog.finish(watch)
-    time.sleep(0.2)
+    assert time.monotonic() < until, "registering took longer than the deadline: the test proves nothing"
+    time.sleep(until - time.monotonic() + 0.2)
     assert not any(watch.fired for watch in watches)
     late = dog.watch(time.monotonic() + 0.05)
     time.sleep(0.3)
