@@ -1,7 +1,7 @@
 """One request budget across real processes: a real redis-server, the one-machine file, and Redis killed.
 
-Five OS processes (four listing with the sync hook, one with the async hook, as a triggerer would) list
-Granite from the sandbox over HTTP. The sandbox allows 20 requests per 2 s per client (600 a minute); each
+Five OS processes (four listing with the sync hook, one with the async hook, as a triggerer would; forked
+from one launcher that imported Airflow, ``tests/forked.py``) list Granite from the sandbox over HTTP. The sandbox allows 20 requests per 2 s per client (600 a minute); each
 connection says 600 a minute. Sharing the budget, the sandbox answers no 429 at all; each process keeping
 its own (``rate_budget=process``), together they send five times the limit and meet 429s.
 """
@@ -9,9 +9,6 @@ its own (``rate_budget=process``), together they send five times the limit and m
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 from airflow_provider_orders.sandbox import Sandbox, sandbox_connections
 from benchmarks.redis_server import RedisServer
 from tests.conftest import ORDERS, expected_ids, wire
+from tests.forked import Forked
 
 WORKER = """
 import asyncio, json, sys
@@ -40,31 +38,27 @@ def redis_server() -> Any:
         yield server
 
 
-def start_workers(sbx: Sandbox, tmp_path: Path, redis: RedisServer | None, **extra: Any) -> list[Any]:
+def start_workers(sbx: Sandbox, tmp_path: Path, redis: RedisServer | None, **extra: Any) -> Forked:
     conn = sandbox_connections(sbx.url)["granite_access_express_default"]
     conn["extra"] = {**conn["extra"], "requests_per_minute": 600, **extra}
-    env = {**os.environ, "AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT": json.dumps(conn),
+    env = {"AIRFLOW_CONN_GRANITE_ACCESS_EXPRESS_DEFAULT": json.dumps(conn),
            "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
     if redis is not None:
         env["AIRFLOW_CONN_BUDGET_REDIS"] = redis.url
-    return [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, mode],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for mode in WORKERS
-    ]
+    return Forked(
+        WORKER,
+        [[mode] for mode in WORKERS],
+        workdir=tmp_path / "workers",
+        preload=["airflow_provider_orders.hooks.granite"],
+        env=env,
+    )
 
 
-def finish(workers: list[Any]) -> list[tuple[list[str], str]]:
+def finish(workers: Forked) -> list[tuple[list[str], str]]:
     results = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=240)
-        assert worker.returncode == 0, err[-3000:]
-        results.append((json.loads(out.strip().splitlines()[-1]), err + out))
+    for result in workers.wait(timeout=240):
+        assert result.returncode == 0, result.stderr[-3000:]
+        results.append((json.loads(result.stdout.strip().splitlines()[-1]), result.stderr + result.stdout))
     return results
 
 

@@ -1,7 +1,7 @@
 """One token refresh at a time per credential, across real processes and machines.
 
-Eight OS processes (half with the sync hook, half with the async one, as a triggerer would) start listing
-emnify at the same instant with a cold token cache, against a sandbox
+Eight OS processes (half with the sync hook, half with the async one, as a triggerer would; forked from one
+launcher that imported Airflow, ``tests/forked.py``) start listing emnify at the same instant with a cold token cache, against a sandbox
 that takes 0.4 s to answer (so every process is still waiting for a token when the others ask). emnify
 allows 100 ``authenticate`` calls per 5 minutes per IP: a fleet of mapped tasks must not spend eight.
 """
@@ -9,9 +9,6 @@ allows 100 ``authenticate`` calls per 5 minutes per IP: a fleet of mapped tasks 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ import pytest
 
 from airflow_provider_orders.sandbox import Sandbox, SandboxConfig, sandbox_connections
 from benchmarks.redis_server import RedisServer
+from tests.forked import Forked
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +30,7 @@ hook.engine, hook._sync, hook._async  # connection read, engine and transports b
 async def alist():
     return [order async for order in hook.aiter_orders()]
 barrier = sys.argv[1]
+print(os.getpid())
 open(os.path.join(barrier, str(os.getpid())), "w").close()  # ready
 while not os.path.exists(os.path.join(barrier, "go")):
     time.sleep(0.001)
@@ -59,25 +58,30 @@ def run_together(
     conn["extra"] = {**conn["extra"], **extra}
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    workers = []
-    for i in range(PROCESSES):
-        env = {**os.environ, "AIRFLOW_CONN_EMNIFY_DEFAULT": json.dumps(conn),
-               "AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(tmp_path / cache_dirs[i % len(cache_dirs)])}  # fmt: skip
-        if redis is not None:
-            env["AIRFLOW_CONN_TOKENS_REDIS"] = redis.url
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(barrier), ("sync", "async")[i % 2]],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    env = {"AIRFLOW_CONN_EMNIFY_DEFAULT": json.dumps(conn)}
+    if redis is not None:
+        env["AIRFLOW_CONN_TOKENS_REDIS"] = redis.url
+    workers = Forked(
+        WORKER,
+        [[str(barrier), ("sync", "async")[i % 2]] for i in range(PROCESSES)],
+        workdir=tmp_path / "workers",
+        preload=["airflow_provider_orders.hooks.emnify"],
+        env=env,
+        child_env=[
+            {"AIRFLOW_PROVIDER_ORDERS_CACHE_DIR": str(tmp_path / cache_dirs[i % len(cache_dirs)])}
+            for i in range(PROCESSES)
+        ],
+    )
     deadline = time.monotonic() + 120
     while len(list(barrier.iterdir())) < PROCESSES:
-        assert time.monotonic() < deadline and all(w.poll() is None for w in workers), (
-            "a worker did not start"
-        )
+        assert time.monotonic() < deadline and workers.running(), "a worker did not start"
         time.sleep(0.05)
     (barrier / "go").touch()
-    for worker in workers:
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err[-3000:]
-        assert out.strip().splitlines()[-1] == "30"
+    results = workers.wait(timeout=120)
+    assert len({r.stdout.split()[0] for r in results}) == PROCESSES  # one PID each: separate processes
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.strip().splitlines()[-1] == "30"
 
 
 def test_processes_of_one_machine_share_one_authentication(slow_sandbox: Sandbox, tmp_path: Path) -> None:
