@@ -148,12 +148,15 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                   'default': 1},
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
-                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'extra'],
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'API user password',
                                                              'login': 'API user name'},
                                               'placeholders': {'host': 'empty: https://api.crayon.com '
                                                                        '(production)',
+                                                               'port': "empty: the URL's own (443 for "
+                                                                       'https); set it for the Test button '
+                                                                       'on Airflow 3.3.2',
                                                                'login': 'required too, under Extra Fields: '
                                                                         'Client ID, Client secret'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.adobe_vip.AdobeVipMarketplaceHook',
@@ -258,12 +261,15 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                   'default': 1},
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
-                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'extra'],
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'Client secret',
                                                              'login': 'Client ID'},
                                               'placeholders': {'host': 'empty: https://partners.adobe.io '
                                                                        '(production)',
+                                                               'port': "empty: the URL's own (443 for "
+                                                                       'https); set it for the Test button '
+                                                                       'on Airflow 3.3.2',
                                                                'login': "the integration's client id (also "
                                                                         'sent as X-Api-Key)'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.granite.GraniteAccessExpressHook',
@@ -376,13 +382,16 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                   'default': 1},
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
-                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra'],
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'extra'],
                                               'relabeling': {'host': 'API base URL (required)',
                                                              'password': 'Client secret',
                                                              'login': 'Client ID'},
                                               'placeholders': {'host': 'required: https://... (Granite '
                                                                        'AccessExpress has no public '
                                                                        'production URL)',
+                                                               'port': "empty: the URL's own (443 for "
+                                                                       'https); set it for the Test button '
+                                                                       'on Airflow 3.3.2',
                                                                'login': 'required too, under Extra Fields: '
                                                                         'Token URL'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.emnify.EmnifyHook',
@@ -482,11 +491,14 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                   'default': 1},
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
-                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'extra', 'login'],
                                               'relabeling': {'host': 'API base URL',
                                                              'password': 'Application token'},
                                               'placeholders': {'host': 'empty: https://cdn.emnify.net '
-                                                                       '(production)'}}},
+                                                                       '(production)',
+                                                               'port': "empty: the URL's own (443 for "
+                                                                       'https); set it for the Test button '
+                                                                       'on Airflow 3.3.2'}}},
                       {'hook-class-name': 'airflow_provider_orders.hooks.fleetio.FleetioHook',
                        'hook-name': 'Fleetio',
                        'connection-type': 'fleetio',
@@ -592,10 +604,13 @@ PROVIDER_INFO: dict[str, Any] = {'package-name': 'airflow-provider-orders',
                                                                   'default': 1},
                                                        'description': 'Pages in flight at once where the '
                                                                       'total is known.'}},
-                       'ui-field-behaviour': {'hidden-fields': ['schema', 'port', 'extra', 'login'],
+                       'ui-field-behaviour': {'hidden-fields': ['schema', 'extra', 'login'],
                                               'relabeling': {'host': 'API base URL', 'password': 'API key'},
                                               'placeholders': {'host': 'empty: https://secure.fleetio.com '
                                                                        '(production)',
+                                                               'port': "empty: the URL's own (443 for "
+                                                                       'https); set it for the Test button '
+                                                                       'on Airflow 3.3.2',
                                                                'password': 'required too, under Extra '
                                                                            'Fields: Account token'}}}]}
 # fmt: on

@@ -63,6 +63,9 @@ def vendor_page(spec: Any) -> str:
         else:
             lines.append(f"| {field.capitalize()} | {labels.get(field, field.capitalize())} | "
                          f"{'a secret: masked' if field == 'password' else ''} |")  # fmt: skip
+    lines.append("| Port | Port | empty: the API base URL's own; the URL's port stored here (443 for https) makes "
+                 "Airflow 3.3.2's Test button work ([why](../troubleshooting.md#testing-a-connection)); a "
+                 "different one is an error |")  # fmt: skip
     lines += [
         "",
         "## The extras",

@@ -222,6 +222,42 @@ def test_an_extra_that_is_not_a_json_object_is_a_clear_error() -> None:
         settings_from_connection(Fleetio, conn)
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "base"),
+    [
+        ("https://api.example/v1", 443, "https://api.example/v1"),  # the scheme's own: the URL as written
+        ("http://127.0.0.1:8610", 8610, "http://127.0.0.1:8610"),  # the URL's own, restated
+        ("https://api.example/v1", 8443, "https://api.example:8443/v1"),  # added where the URL has none
+        ("api.example", 8443, "https://api.example:8443"),  # a bare host: scheme and port around it
+        ("", 443, "https://secure.fleetio.com"),  # the production URL's own
+        ("https://api.example", None, "https://api.example"),
+    ],
+)
+def test_the_port_field_restates_or_adds_the_urls_port(host: str, port: int | None, base: str) -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_orders.vendors.connection import settings_from_connection
+
+    conn = SimpleNamespace(conn_id="f", host=host, schema=None, login=None, password="k", port=port,
+                           extra_dejson={"account_token": "t", "allow_insecure_http": True})  # fmt: skip
+    assert settings_from_connection(Fleetio, conn).host == base
+
+
+def test_a_port_that_contradicts_the_url_is_a_clear_error_before_any_request() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_orders.vendors.connection import settings_from_connection
+
+    conn = SimpleNamespace(conn_id="fleetio_prod", host="https://user:pw-S3cret@api.example:8443", schema=None,
+                           login=None, password="k", port=443, extra_dejson={"account_token": "t"})  # fmt: skip
+    with pytest.raises(ConnectionConfigError) as caught:
+        settings_from_connection(Fleetio, conn)
+    assert str(caught.value) == (
+        "fleetio: connection 'fleetio_prod' has Port 443, but its API base URL names port 8443 "
+        "(https://api.example:8443); clear Port, or make it 8443"
+    )
+
+
 def test_insecure_http_is_warned_about_once_per_host(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="airflow_provider_orders"):
         for _ in range(3):

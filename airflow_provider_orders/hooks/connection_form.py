@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False) -> dict[str, Any]:
     """Hidden fields, labels and placeholders of ``vendor_class``'s connection form."""
     relabeling = {"host": "API base URL", "password": vendor_class.password_label}
-    hidden = ["schema", "port", "extra"]
+    # Port stays on the form: empty, it is the URL's own; stored, Airflow 3.3.2's Test button (which sends
+    # 0 for an empty port and then refuses it as "differs from the stored connection") sends it back
+    # unchanged and works.
+    hidden = ["schema", "extra"]
     if vendor_class.login_label:
         relabeling["login"] = vendor_class.login_label
     else:
@@ -27,7 +30,11 @@ def ui_field_behaviour(vendor_class: type[Vendor], *, python_style: bool = False
     else:
         host = f"required: https://... ({vendor_class.display_name} has no public production URL)"
         relabeling["host"] = "API base URL (required)"
-    placeholders = {"host": host, **vendor_class.form_placeholders}
+    placeholders = {
+        "host": host,
+        "port": "empty: the URL's own (443 for https); set it for the Test button on Airflow 3.3.2",
+        **vendor_class.form_placeholders,
+    }
     # The form opens on the standard fields, the extras folded away: where an extra is required (Save
     # stays grey without it), the first credential field says so while it is empty.
     required = [f.label for f in vendor_class.connection_fields if f.required]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_orders.errors import ConnectionConfigError
 from airflow_provider_orders.vendors.base import Vendor
@@ -66,9 +67,33 @@ def _base_url(vendor_class: type[Vendor], conn: ConnectionLike, conn_id: str | N
                 "URL to default to; set the host to your API base URL",
                 vendor=vendor_class.conn_type,
             )
-        return vendor_class.default_host
+        return _with_port(vendor_class, vendor_class.default_host, conn.port, conn_id)
     if "://" in host:
-        return host
+        return _with_port(vendor_class, host, conn.port, conn_id)
     scheme = conn.schema if conn.schema in ("http", "https") else "https"
     port = f":{conn.port}" if conn.port else ""
     return f"{scheme}://{host}{port}"
+
+
+def _with_port(vendor_class: type[Vendor], url: str, port: int | None, conn_id: str | None) -> str:
+    """``url`` with the connection's Port, which may restate the URL's own (the scheme's default, or the
+    port written in it: what the UI's Test button needs stored on Airflow 3.3.2) or add one; a Port that
+    contradicts the URL is an error, not a guess."""
+    if not port:
+        return url
+    parts = urlsplit(url)
+    try:
+        written = parts.port
+    except ValueError:
+        return url  # not a port: settings validation names the host
+    if written is not None:
+        if written != port:
+            raise ConnectionConfigError(
+                f"{connection_named(conn_id)} has Port {port}, but its API base URL names port {written} "
+                f"({parts.scheme}://{parts.hostname}:{written}); clear Port, or make it {written}",
+                vendor=vendor_class.conn_type,
+            )
+        return url
+    if port == {"https": 443, "http": 80}.get(parts.scheme):
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
