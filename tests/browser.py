@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 #: Flags for a headless Chromium on a machine without a display or outside network (no background
 #: fetches, no component updates, no sandbox when run as root).
 CHROMIUM_ARGS = [
@@ -33,6 +35,14 @@ ARTIFACTS = Path(
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None
+
+
+#: The browser tests need Debian's chromium. `python3 dev.py test` installs it (as root) and sets
+#: ORDERS_BROWSER=required, so that there a missing browser fails the test instead of skipping it.
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None and os.environ.get("ORDERS_BROWSER") != "required",
+    reason="no chromium: apt-get install chromium (python3 dev.py test does)",
+)
 
 
 @contextmanager

@@ -245,3 +245,16 @@ def s3_bucket(moto_s3: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     name = f"orders-{uuid.uuid4().hex[:10]}"
     client.create_bucket(Bucket=name)
     return client, name
+
+
+def asset_events(airflow: Any, query: str) -> list[dict[str, Any]]:
+    """``GET /api/v2/assets/events?<query>`` of a running Airflow (``LocalAirflow``). Airflow 3.3.2 answers
+    500 while an event's consumer run is queued and not yet started (its response model wants the run's
+    start_date): asked again until it answers (``wait_for`` retries on HTTP errors)."""
+    return list(
+        airflow.wait_for(
+            lambda: airflow.request("GET", f"/api/v2/assets/events?{query}&limit=100")["asset_events"],
+            120,
+            query,
+        )
+    )

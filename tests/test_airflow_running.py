@@ -22,15 +22,8 @@ import pytest
 from airflow_provider_orders.registry import all_specs
 from airflow_provider_orders.sandbox import sandbox_connections, sandbox_env
 from airflow_provider_orders.sandbox.local_airflow import LocalAirflow as Airflow
-from tests.browser import ARTIFACTS, ConnectionsUI, browser_page, chromium_path
-from tests.conftest import AIRFLOW_RELEASE, EXAMPLE_DAGS, SandboxProcess, needs_conn_fields
-
-#: The browser test needs Debian's chromium. `python3 dev.py test` installs it (as root) and sets
-#: ORDERS_BROWSER=required, so that there a missing browser fails the test instead of skipping it.
-needs_chromium = pytest.mark.skipif(
-    chromium_path() is None and os.environ.get("ORDERS_BROWSER") != "required",
-    reason="no chromium: apt-get install chromium (python3 dev.py test does)",
-)
+from tests.browser import ARTIFACTS, ConnectionsUI, browser_page, needs_chromium
+from tests.conftest import AIRFLOW_RELEASE, EXAMPLE_DAGS, SandboxProcess, asset_events, needs_conn_fields
 
 # One worker runs the whole file under pytest-xdist: its Airflow (module-scoped) starts once.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("running-airflow")]
@@ -179,15 +172,6 @@ def test_place_and_wait_defers_to_the_triggerer_and_succeeds(running: tuple[Airf
     final = airflow.request("GET", f"{ti_path}/xcomEntries/return_value")["value"]
     final = json.loads(final) if isinstance(final, str) else final
     assert final["status"] == "completed" and final["vendor_status"] == "Succeeded"
-
-
-def asset_events(airflow: Airflow, query: str) -> list[dict[str, Any]]:
-    """``GET /api/v2/assets/events?<query>``. Airflow 3.3.2 answers 500 while an event's consumer run is
-    queued and not yet started (its response model wants the run's start_date): asked again until it
-    answers (wait_for retries on HTTP errors)."""
-    return airflow.wait_for(
-        lambda: airflow.request("GET", f"/api/v2/assets/events?{query}&limit=100")["asset_events"], 120, query
-    )
 
 
 def producers(dag_id: str, task_id: str) -> list[tuple[str, str]]:
