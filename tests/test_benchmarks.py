@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,31 @@ def test_every_scenario_runs_at_tiny_size(run: str, tmp_path: Path) -> None:
     for competitor in competitors:
         assert competitor in text, competitor
     if run == "throughput":
-        # The replay server's capacity beside each result, CPU per order for each competitor.
-        assert text.count("server capacity") >= 10 and "INVALID" not in text
-        assert "µs CPU/order) |" in text
+        # The replay server's capacity beside each result, CPU per order for each competitor; a result is
+        # marked INVALID exactly where a client reached half the capacity. Whether one does on a machine
+        # busy with the rest of the suite is a measurement, not a property of the code (the suite asserts
+        # no timing): the verdict's arithmetic is what is checked here.
+        assert text.count("server capacity") >= 10 and "µs CPU/order) |" in text
+        verdicts = throughput_verdicts(text)
+        assert len(verdicts) == 5, verdicts
+        for title, (capacity, fastest, invalid) in verdicts.items():
+            assert invalid == (fastest >= capacity / 2), (title, capacity, fastest)
     assert "CPU:" in text and "python -m benchmarks --tiny" in text
+
+
+def throughput_verdicts(report: str) -> dict[str, tuple[float, float, bool]]:
+    """Per throughput title of a report: the server's capacity, the fastest client's median (orders/s),
+    and whether the title says INVALID."""
+    out: dict[str, tuple[float, float, bool]] = {}
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not cells[0].startswith("throughput: ") or len(cells) < 6 or cells[5] != "orders/s":
+            continue
+        capacity = float(re.search(r"server capacity ([\d,]+) orders/s", cells[0])[1].replace(",", ""))
+        median = float(cells[2].replace(",", ""))
+        _, fastest, invalid = out.get(cells[0], (capacity, 0.0, "INVALID" in cells[0]))
+        out[cells[0]] = (capacity, max(fastest, median), invalid)
+    return out
 
 
 @pytest.mark.parametrize("vendor", ["crayon", "fleetio", "adobe", "granite", "emnify"])
