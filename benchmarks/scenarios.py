@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from benchmarks import competitors as c
-from benchmarks.harness import ReplayProcess, Row, Sample, SandboxProcess, alternate, probe
+from benchmarks.harness import ReplayProcess, Row, Sample, SandboxProcess, alternate, probe, result_line
 
 
 @dataclass(frozen=True)
@@ -397,7 +397,7 @@ def shared_budget(size: Size) -> list[Row]:
                 out, err = worker.communicate(timeout=600)
                 if worker.returncode != 0:
                     raise RuntimeError(f"budget worker crashed:\n{err[-3000:]}")
-                failed += json.loads(out.strip().splitlines()[-1])["failed"] is not None
+                failed += result_line(out)["failed"] is not None
             log = [r for r in sb.control("/requests") if r["path"].endswith("/ordersAccessExpress")]
             answered = sorted(r["time"] for r in log if r.get("status") == 200)
             limited = sum(r.get("status") == 429 for r in log)

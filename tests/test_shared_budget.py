@@ -58,7 +58,9 @@ def finish(workers: Forked) -> list[tuple[list[str], str]]:
     results = []
     for result in workers.wait(timeout=240):
         assert result.returncode == 0, result.stderr[-3000:]
-        results.append((json.loads(result.stdout.strip().splitlines()[-1]), result.stderr + result.stdout))
+        # The worker's result is its last JSON list line (a library may log to stdout after it).
+        ids = next(json.loads(line) for line in reversed(result.stdout.splitlines()) if line.startswith("["))
+        results.append((ids, result.stderr + result.stdout))
     return results
 
 
