@@ -97,7 +97,8 @@ class Forked:
     def wait(self, timeout: float = 240) -> list[Result]:
         out, err = self.launcher.communicate(timeout=timeout)
         assert self.launcher.returncode == 0, f"the launcher failed: {err[-3000:]}"
-        codes = json.loads(out.strip().splitlines()[-1])
+        # The launcher's last JSON list line (Airflow, imported there, may log to stdout at exit).
+        codes = next(json.loads(line) for line in reversed(out.splitlines()) if line.startswith("["))
         return [
             Result(code, Path(child["stdout"]).read_text(), Path(child["stderr"]).read_text())
             for code, child in zip(codes, self.children, strict=True)
