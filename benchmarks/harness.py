@@ -171,13 +171,13 @@ def probe(module: str, *args: str, env: dict[str, str] | None = None) -> dict[st
                             env={**os.environ, **(env or {})}, timeout=1800, check=False)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"probe {module} failed:\n{result.stderr[-3000:]}")
-    return result_line(result.stdout)
+    return dict(result_line(result.stdout))
 
 
-def result_line(stdout: str) -> dict[str, Any]:
-    """The JSON object a probe prints last. A library may log to stdout after it (a line at exit broke a
-    tiny run once): the last line that is a JSON object is the result."""
+def result_line(stdout: str) -> Any:
+    """The JSON object or list a process prints last. A library may log to stdout after it (a line at exit
+    broke a tiny run once): the last line that is a JSON object or list is the result."""
     for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            return dict(json.loads(line))
-    raise ValueError(f"no JSON result line in the probe's output: {stdout[-2000:]!r}")
+        if line.startswith(("{", "[")):
+            return json.loads(line)
+    raise ValueError(f"no JSON result line in the output: {stdout[-2000:]!r}")

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.harness import result_line
+
 LAUNCHER = r"""
 import json, os, sys, traceback
 spec = json.loads(sys.argv[1])
@@ -97,8 +99,7 @@ class Forked:
     def wait(self, timeout: float = 240) -> list[Result]:
         out, err = self.launcher.communicate(timeout=timeout)
         assert self.launcher.returncode == 0, f"the launcher failed: {err[-3000:]}"
-        # The launcher's last JSON list line (Airflow, imported there, may log to stdout at exit).
-        codes = next(json.loads(line) for line in reversed(out.splitlines()) if line.startswith("["))
+        codes = result_line(out)  # Airflow, imported there, may log to stdout at exit
         return [
             Result(code, Path(child["stdout"]).read_text(), Path(child["stderr"]).read_text())
             for code, child in zip(codes, self.children, strict=True)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_orders.sandbox import Sandbox, sandbox_connections
+from benchmarks.harness import result_line
 from benchmarks.redis_server import RedisServer
 from tests.conftest import ORDERS, expected_ids, wire
 from tests.forked import Forked
@@ -58,9 +59,7 @@ def finish(workers: Forked) -> list[tuple[list[str], str]]:
     results = []
     for result in workers.wait(timeout=240):
         assert result.returncode == 0, result.stderr[-3000:]
-        # The worker's result is its last JSON list line (a library may log to stdout after it).
-        ids = next(json.loads(line) for line in reversed(result.stdout.splitlines()) if line.startswith("["))
-        results.append((ids, result.stderr + result.stdout))
+        results.append((result_line(result.stdout), result.stderr + result.stdout))
     return results
 
 
