@@ -4,8 +4,13 @@ Each run lists the orders created in its data interval (``created_since`` inclus
 exclusive, so consecutive runs neither overlap nor leave gaps) and streams them to
 ``$ORDERS_EXPORT_BASE/<interval start date>/<vendor>.jsonl`` (default ``file:///tmp/orders-export``); point it at
 ``s3://aws_default@bucket/orders`` to write to S3. Each vendor's files are one Asset,
-``$ORDERS_EXPORT_BASE/<vendor>.jsonl``, with an event per run (its partition is the day, on Airflow 3.3+):
+``$ORDERS_EXPORT_BASE/<vendor>.jsonl``, with an event per run whose partition is the day (Airflow 3.2+):
 ``orders_export_consumers.py`` schedules DAGs on it.
+
+``CronDataIntervalPartitionTimetable`` is ``CronDataIntervalTimetable`` whose scheduled and backfilled runs
+are also the partition of their day: Airflow 3.2 takes an event's partition from its DAG run. On 3.3+ the
+task names the partition of a manual run too; on 3.0 and 3.1 (no partitions) it is the plain schedule and
+each event carries its window in its extra.
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import dag
 
-from airflow_provider_orders.compat import CronDataIntervalTimetable  # airflow.sdk's, on Airflow 3.1+
 from airflow_provider_orders.operators.orders import ListOrdersOperator
 from airflow_provider_orders.registry import all_specs
+from airflow_provider_orders.timetables import CronDataIntervalPartitionTimetable
 
 EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    schedule=CronDataIntervalPartitionTimetable("@daily", timezone="UTC"),
     start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
     catchup=False,
     # A vendor that is briefly down, or a worker lost mid-task, costs a retry, not the day's file: each

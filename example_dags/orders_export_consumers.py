@@ -9,8 +9,8 @@ one event on it per file, whose extra names the file, its order count and the li
 - ``orders_fleetio_partition_report`` (Airflow 3.2+) is partition-scheduled: one run per partition of the
   daily export's Fleetio dataset, with the partition (the day, ``2025-12-31T00:00:00``) as
   ``dag_run.partition_key``. The export names its partitions on Airflow 3.3+; on 3.2 Airflow takes them
-  from the producing DAG run only, so there this DAG runs for exports scheduled by a partitioned
-  timetable. Airflow queues partitioned events for partition-scheduled DAGs only: a plain
+  from the producing DAG run only, so there this DAG runs for the export's scheduled and backfilled runs
+  (its ``CronDataIntervalPartitionTimetable`` makes each run a day's partition). Airflow queues partitioned events for partition-scheduled DAGs only: a plain
   ``schedule=[asset]`` DAG on the daily export's datasets needs ``partition=False`` on the export.
 """
 

@@ -9,7 +9,7 @@ schedules a DAG on it.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -26,6 +26,9 @@ TENANT_FILES = EXPORT_BASE + "/tenants/{{ task.filters['customer_tenant_id'] }}.
     schedule=None,
     start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
     catchup=False,
+    # A worker lost before or during a tenant's task costs that tenant a retry, not the run (each retry
+    # writes the tenant's file anew and moves it into place only when whole).
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=20)},
     tags=["orders", "example"],
 )
 def orders_tenant_fanout() -> None:

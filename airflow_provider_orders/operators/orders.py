@@ -6,7 +6,6 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -21,6 +20,7 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_2_PLUS
 from airflow_provider_orders.errors import OrdersError
 from airflow_provider_orders.hooks.resolve import conn_type_if_known, get_orders_hook, hook_class_for
 from airflow_provider_orders.operators.writers import FORMATS
+from airflow_provider_orders.timetables import partition_key
 
 if TYPE_CHECKING:
     from airflow_provider_orders.hooks.base import OrdersHook
@@ -48,8 +48,10 @@ class ListOrdersOperator(BaseOperator):
     partition key when the run has one. Airflow queues a partitioned event for partition-scheduled DAGs
     (``PartitionedAssetTimetable``) only, and a plain one for ``schedule=[asset]`` DAGs only: set
     ``partition=False`` where the consumers are plain. On 3.2 Airflow takes the partition key from the DAG
-    run only (a task cannot name one there): events of partitioned runs carry it, others carry the window
-    in their extra, as on 3.0 and 3.1. On 3.0 and 3.1 the Asset is recorded through an AssetAlias
+    run only (a task cannot name one there): schedule the DAG with
+    :class:`~airflow_provider_orders.timetables.CronDataIntervalPartitionTimetable`, whose scheduled and
+    backfilled runs are the partition of their interval's start; events of other runs carry the window in
+    their extra only, as on 3.0 and 3.1. On 3.0 and 3.1 the Asset is recorded through an AssetAlias
     ``orders:<task_id>`` (their ``dag.test()`` does not register a DAG's outlet Assets), so the Assets view
     shows the producing task from 3.2 on.
 
@@ -325,12 +327,6 @@ def _dataset_uri(output_path: str) -> str:
     return urlunsplit(parts._replace(path="/".join(segments)))
 
 
-def _partition_key(start: datetime | None) -> str | None:
-    """A window's start as Airflow's partition timetables key a partition (``%Y-%m-%dT%H:%M:%S``, UTC);
-    ``None`` without a start."""
-    return None if start is None else start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
     """The input of the listing for lineage: the vendor's API (no credentials in it) and the filters."""
     from urllib.parse import urlsplit
@@ -349,7 +345,7 @@ def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
         "namespace": f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""),
         "name": f"{hook.conn_type}/orders" + (f"?{query}" if query else ""),
         "window": window,
-        "partition_key": _partition_key(filters.created_since),
+        "partition_key": partition_key(filters.created_since),
     }
 
 
