@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -12,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_orders.engine.watching import Seen, Watermark, observe, orders_by_id, status_filter
+from airflow_provider_orders.engine.watching import (
+    Seen,
+    Watermark,
+    observe,
+    open_and_older,
+    orders_by_id,
+    status_filter,
+)
 from airflow_provider_orders.errors import InvalidFilterError
 from airflow_provider_orders.models import Order, OrderStatus
 from airflow_provider_orders.sandbox import Sandbox
@@ -113,8 +121,8 @@ def test_equal_change_times_at_a_page_boundary_are_neither_lost_nor_repeated() -
     assert mark.cursor == at
 
 
-def test_orders_leaving_the_window_are_forgotten_and_reported_again_if_they_return() -> None:
-    early, late = order("1", "purchased", created=T0), order("2", "purchased", created=T0 + timedelta(days=1))
+def test_settled_orders_leaving_the_window_are_forgotten_and_reported_again_if_they_return() -> None:
+    early, late = order("1", "rejected", created=T0), order("2", "purchased", created=T0 + timedelta(days=1))
     _, mark = poll(Watermark(), early, late, at=T0 + timedelta(days=1))
     _, mark = poll(mark, late, at=T0 + timedelta(days=2), window_start=T0 + timedelta(hours=1))
     assert set(mark.orders) == {"2"}
@@ -124,6 +132,24 @@ def test_orders_leaving_the_window_are_forgotten_and_reported_again_if_they_retu
     assert set(mark2.orders) == {"2"}
     changes, _ = poll(mark, order("1", "received_full"), late, at=T0 + timedelta(days=3))
     assert ids(changes) == [("1", "received_full", None)]
+
+
+def test_an_open_order_leaving_the_window_is_followed_until_it_settles() -> None:
+    """However old: the listing no longer has it, the trigger looks it up, and its settling is a change."""
+    early, late = order("1", "purchased", created=T0), order("2", "purchased", created=T0 + timedelta(days=1))
+    window = {"window_start": T0 + timedelta(hours=1)}
+    for incremental in (False, True):
+        _, mark = poll(Watermark(), early, late, at=T0 + timedelta(days=1))
+        # Not listed (older than the window), still open: recorded, and named for the trigger to follow.
+        _, mark = poll(mark, late, at=T0 + timedelta(days=2), incremental=incremental, **window)
+        assert set(mark.orders) == {"1", "2"}
+        assert open_and_older(mark, window["window_start"]) == ["1"]
+        changes, mark = poll(mark, order("1", "received_full"), late, at=T0 + timedelta(days=3), **window)
+        assert ids(changes) == [("1", "received_full", "purchased")]
+        # Settled: no longer followed, and forgotten once older than the window.
+        assert open_and_older(mark, window["window_start"]) == []
+        _, mark = poll(mark, late, at=T0 + timedelta(days=4), incremental=incremental, **window)
+        assert set(mark.orders) == {"2"}
 
 
 def test_watched_statuses_normalised_or_native_and_unknown_ones_refused() -> None:
@@ -355,6 +381,97 @@ def test_an_order_settling_fires_one_event_with_what_a_dag_needs(
     assert changed["dedup_key"].startswith(f"{vendor}:")
     assert payload["dedup_key"] == hashlib.sha256(changed["dedup_key"].encode()).hexdigest()[:32]
     assert changed["created_at"] is not None
+
+
+@pytest.fixture(scope="module")
+def aged_sandbox() -> Any:
+    """Orders up to now, and per tenant three open orders created 30 days before the rest: older than a
+    watch's default 7-day window, settling only when a test says so."""
+    from airflow_provider_orders.sandbox import SandboxConfig
+
+    config = SandboxConfig(orders=60, live=2, live_delay=3600, aged=3, granite_rpm=20, granite_window=2.0,
+                           as_of=datetime.now(timezone.utc))  # fmt: skip
+    with Sandbox(config) as running:
+        yield running
+
+
+@pytest.mark.parametrize(("vendor", "conn_id", "scope"), [
+    ("crayon", "crayon_default", {"customer_tenant_id": 2003}),
+    ("adobe_vip_marketplace", "adobe_vip_marketplace_default", None),
+    ("granite_access_express", "granite_access_express_default", None),
+    ("emnify", "emnify_default", None),
+    ("fleetio", "fleetio_default", None),
+])  # fmt: skip
+def test_with_default_arguments_an_open_order_older_than_the_window_fires_when_it_settles(
+    aged_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, polls: list[datetime], vendor: str, conn_id: str,
+    scope: dict[str, Any] | None,
+) -> None:  # fmt: skip
+    from tests.conftest import use_sandbox
+
+    use_sandbox(aged_sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 600})
+    aged_sandbox.reset()
+    tenant = "2003" if vendor == "crayon" else None
+    if vendor == "adobe_vip_marketplace":
+        scope = {"customer_id": aged_sandbox.tenant(vendor)}
+    (oldest, *_) = aged_sandbox.apps[vendor].live_orders(
+        aged_sandbox.tenant(vendor) if tenant is None else tenant
+    )
+    assert (
+        oldest["aged"]
+        and oldest["state"]
+        and oldest["created_at"] < (datetime.now(timezone.utc) - timedelta(days=29)).isoformat()
+    )
+    trigger = OrderEventTrigger(
+        conn_id=conn_id, scope=scope, poll_interval=0.2
+    )  # lookback: the default 7 days
+
+    def settle_oldest() -> None:
+        control(aged_sandbox, "/settle", {"vendor": vendor, "tenant": tenant, "index": oldest["index"]})
+
+    payload, _ = asyncio.run(next_event(trigger, polls, settle_oldest))
+    assert [(o["id"], o["change"], o["previous_vendor_status"]) for o in payload["orders"]] == [
+        (oldest["id"], "status", oldest["state"])
+    ]
+    assert payload["orders"][0]["status"] == "completed"
+
+
+def test_an_old_open_order_that_settles_while_no_triggerer_runs_fires_after_the_restart(
+    aged_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, polls: list[datetime]
+) -> None:
+    """The restarted poll loop lists only the orders open now; the watermark still has the settled one
+    open, so the watcher looks it up and reports its settling (Airflow 3.3's asset state store)."""
+    from tests.conftest import use_sandbox
+
+    use_sandbox(aged_sandbox, monkeypatch)
+    aged_sandbox.reset()
+    monkeypatch.setattr(events_module, "COMMIT_DELAY", 0.0)
+    store = StateStore()
+    (oldest, *_) = aged_sandbox.apps["fleetio"].live_orders(aged_sandbox.tenant("fleetio"))
+
+    def trigger() -> OrderEventTrigger:
+        watching = OrderEventTrigger(conn_id="fleetio_default", poll_interval=0.1)
+        watching.asset_state_store = store  # type: ignore[assignment]
+        return watching
+
+    async def run_a_while() -> None:
+        events = trigger().run()
+        pending = asyncio.ensure_future(events.__anext__())
+        while len(polls) < 3:  # the first poll's watermark is saved when the next one starts
+            await asyncio.sleep(0.05)
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await pending
+        await events.aclose()
+
+    asyncio.run(run_a_while())
+    saved = Watermark.from_json(json.loads(store.values[events_module.STATE_KEY]))
+    assert saved.orders[oldest["id"]].vendor_status == oldest["state"]  # recorded open, 30 days old
+    control(aged_sandbox, "/settle", {"vendor": "fleetio", "index": oldest["index"]})  # while none runs
+    polls.clear()
+    payload, _ = asyncio.run(next_event(trigger(), polls))
+    assert [(o["id"], o["change"], o["previous_vendor_status"]) for o in payload["orders"]] == [
+        (oldest["id"], "status", oldest["state"])
+    ]
 
 
 def test_fleetio_asks_only_for_what_changed_after_the_first_poll(sbx: Sandbox, polls: list[datetime]) -> None:

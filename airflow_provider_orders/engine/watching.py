@@ -8,7 +8,9 @@ scope) and compares each order's vendor status with the one recorded at its last
 - an order whose status differs has changed. Two changes between polls read as one, to the later state:
   a vendor's listing tells only the present;
 - an order no longer listed has left the window (or the filters) and is forgotten; if it comes back in
-  a watched state, that is a change again.
+  a watched state, that is a change again. Except an order still open (not completed, failed or
+  canceled) that has left the window by its age: the watch follows it until it settles, however old
+  (the trigger lists or looks up those orders; :func:`open_statuses`).
 
 Where the vendor filters on the change time (Fleetio ``updated_since``) each poll after the first asks
 only for the orders changed at or after the newest change recorded (:attr:`Watermark.cursor`). The bound
@@ -29,12 +31,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orders.engine.waiting import normalised_statuses
-from airflow_provider_orders.models import Order
+from airflow_provider_orders.models import Order, OrderStatus
 
 if TYPE_CHECKING:
     from airflow_provider_orders.vendors.base import Vendor
 
 VERSION = 1
+#: the states an order does not leave: the watch stops following an order once it is in one.
+FINAL = frozenset({OrderStatus.COMPLETED.value, OrderStatus.FAILED.value, OrderStatus.CANCELED.value})
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,11 @@ class Seen:
 
     def to_json(self) -> list[Any]:
         return [self.vendor_status, self.status, self.created]
+
+    @property
+    def open(self) -> bool:
+        """Whether the order may still change state (not completed, failed or canceled)."""
+        return self.status not in FINAL
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,11 @@ def observe(
     first = mark.polled_at is None
     backfill = mark.since
     changes: list[Change] = []
-    recorded = dict(mark.orders) if incremental else {}
+    edge = None if window_start is None else window_start.timestamp()
+    if incremental:
+        recorded = dict(mark.orders)
+    else:  # open orders older than the window stay recorded until they settle (followed, not listed)
+        recorded = {k: v for k, v in mark.orders.items() if _older_and_open(v, edge)}
     for oid, order in orders.items():
         previous = mark.orders.get(oid)
         recorded[oid] = Seen(order.vendor_status, order.status.value, _epoch(order.created_at))
@@ -165,13 +178,28 @@ def observe(
             continue
         if watched(order):
             changes.append(Change(order, None if first else previous))
-    if window_start is not None:
-        edge = window_start.timestamp()
-        recorded = {k: v for k, v in recorded.items() if v.created is None or v.created >= edge}
+    if edge is not None:
+        recorded = {k: v for k, v in recorded.items() if v.created is None or v.created >= edge or v.open}
     times = [o.updated_at for o in orders.values() if o.updated_at is not None]
     cursor = max([*times, *([mark.cursor] if mark.cursor else [])], default=None)
     changes.sort(key=lambda c: (c.order.updated_at or c.order.created_at or now, c.order.id))
     return changes, replace(mark, orders=recorded, polled_at=now, cursor=cursor, since=None)
+
+
+def open_and_older(mark: Watermark, window_start: datetime | None) -> list[str]:
+    """The ids of the orders ``mark`` recorded open and created before ``window_start``: those the watch
+    follows beyond its window."""
+    edge = None if window_start is None else window_start.timestamp()
+    return [k for k, v in mark.orders.items() if _older_and_open(v, edge)]
+
+
+def open_statuses(vendor_class: type[Vendor]) -> list[str]:
+    """The vendor's native states an order can still leave (all but completed, failed and canceled)."""
+    return sorted(k for k, v in vendor_class.STATUS_MAP.items() if v.value not in FINAL)
+
+
+def _older_and_open(seen: Seen, edge: float | None) -> bool:
+    return edge is not None and seen.created is not None and seen.created < edge and seen.open
 
 
 def status_filter(vendor_class: type[Vendor], statuses: Iterable[str]) -> Callable[[Order], bool]:

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave Granite's undocumented created_at out of its records")  # fmt: skip
     parser.add_argument("--adobe-term-days", type=float, default=0.5,
                         help="days of history Adobe lists when a request has no start-date (default 0.5)")  # fmt: skip
+    parser.add_argument("--aged", type=int, default=0,
+                        help="oldest orders per tenant made 30 days older, in progress until settled through "
+                        "POST /_sandbox/settle (open orders beyond a watch's default window)")  # fmt: skip
     parser.add_argument("--as-of", default=None,
                         help="when the newest order was created (ISO 8601, e.g. 2026-01-01); default "
                         "$ORDERS_SANDBOX_AS_OF, else now: orders run up to today")  # fmt: skip
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     config = SandboxConfig(
-        orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay,
+        orders=args.orders, seed=args.seed, live=args.live, live_delay=args.live_delay, aged=args.aged,
         latency_ms=args.latency_ms, token_ttl=args.token_ttl, granite_rpm=args.granite_rpm,
         granite_window=args.granite_window, request_log=args.request_log,
         granite_client_auth=args.granite_client_auth, granite_created_at=not args.granite_no_created_at,

@@ -82,6 +82,9 @@ class SandboxConfig:
     :param seed: changes every generated order.
     :param live: how many of the newest orders of each tenant move through their states.
     :param live_delay: seconds between live orders settling.
+    :param aged: how many of the oldest orders of each tenant were created 30 days before the rest
+        (beyond a watch's default 7-day window) and stay in progress until settled through the control
+        API (``POST /_sandbox/settle``).
     :param latency_ms: added to every API request.
     :param token_ttl: lifetime of issued tokens, seconds (emnify's JWT and Adobe's included).
     :param granite_rpm: Granite's enforced requests per window (per minute by default).
@@ -107,6 +110,7 @@ class SandboxConfig:
         seed: int = 7,
         live: int = 4,
         live_delay: float = 5.0,
+        aged: int = 0,
         latency_ms: float = 0.0,
         token_ttl: float = 3600.0,
         granite_rpm: int = 60,
@@ -127,6 +131,7 @@ class SandboxConfig:
         self.seed = seed
         self.live = live
         self.live_delay = live_delay
+        self.aged = aged
         self.latency_ms = latency_ms
         self.token_ttl = token_ttl
         self.granite_rpm = granite_rpm
@@ -272,6 +277,7 @@ class VendorApp:
                     live_delay=self.config.live_delay,
                     tenant=tenant,
                     as_of=self.config.as_of,
+                    aged=self.config.aged,
                 )
             return found
 
@@ -289,13 +295,16 @@ class VendorApp:
         raise NotImplementedError
 
     def live_orders(self, tenant: str) -> list[dict[str, Any]]:
-        """The live orders of ``tenant`` with their ids and settle times (for demos and tests)."""
+        """The live orders of ``tenant`` with their ids and settle times (for demos and tests): the aged
+        ones first (``"aged": true``, settling only through the control API), then the newest."""
         store = self.orders(tenant)
         out = []
-        for i in range(store.live_start, store.size):
+        for i in [*range(store.aged), *range(store.live_start, store.size)]:
             record = self.record(store, i)
-            out.append({"index": i, "id": self.order_id(record), "settles_after": store.settles_at(i),
-                        "state": store.state(i)})  # fmt: skip
+            settles = store.settles_at(i)
+            out.append({"index": i, "id": self.order_id(record), "state": store.state(i), "aged": i < store.aged,
+                        "created_at": store.created(i).isoformat(),
+                        "settles_after": None if settles == float("inf") else settles})  # fmt: skip
         return out
 
     def record(self, store: OrderSet, i: int) -> dict[str, Any]:

@@ -126,8 +126,8 @@ class CrayonApp(VendorApp):
 
     @staticmethod
     def _starts_order(store: OrderSet, i: int) -> bool:
-        """Whether line ``i`` starts an order (live orders, the newest, have one line each)."""
-        return i == 0 or i >= store.live_start - 1 or store.rand(i, 5) % 4 != 0
+        """Whether line ``i`` starts an order (live orders, the newest and the aged, have one line each)."""
+        return i <= store.aged or i >= store.live_start - 1 or store.rand(i, 5) % 4 != 0
 
     def _order_start(self, store: OrderSet, i: int) -> int:
         while not self._starts_order(store, i):

@@ -150,8 +150,10 @@ class Sandbox:
             tenant = body.get("tenant")
             store = self.apps[vendor].orders(self.tenant(vendor) if tenant is None else str(tenant))
             if not store.settle_now(int(body.get("index", -1))):
+                aged = f"0..{store.aged - 1} (aged) or " if store.aged else ""
                 return Response(
-                    400, {"error": f"index must be a live order's, {store.live_start}..{store.size - 1}"}
+                    400,
+                    {"error": f"index must be a live order's, {aged}{store.live_start}..{store.size - 1}"},
                 )
             return Response(200, {"ok": True})
         if path == "/health":

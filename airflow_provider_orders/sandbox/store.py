@@ -3,7 +3,9 @@
 An order set of a million orders costs a few bytes per order only when a status filter asks for its
 index (an ``array`` of matching positions, built once). Orders are spaced ``STEP`` seconds apart and
 the newest ``live`` orders move through their states in real time: processing until the server has run
-for ``live_delay * (rank + 1)`` seconds, then completed (or, for every fourth, failed).
+for ``live_delay * (rank + 1)`` seconds, then completed (or, for every fourth, failed). The oldest
+``aged`` orders were created ``AGED_BY`` before the rest and stay in progress until settled through the
+control API: open orders older than any watch's default window.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 #: which check exact record sets. A sandbox started without one dates its newest order now.
 ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEP = timedelta(minutes=7)
+#: How much older than the rest the ``aged`` orders are: beyond the 7 days a watch looks back by default.
+AGED_BY = timedelta(days=30)
 MASK64 = (1 << 64) - 1
 
 
@@ -48,7 +52,8 @@ class OrderSet:
     :param started: when live orders started (monotonic seconds); a callable, so a reset restarts them.
     :param live_delay: seconds between one live order settling and the next.
     :param as_of: when the newest order was created; order ``i`` was created ``STEP * (size - 1 - i)``
-        before.
+        before (the ``aged`` ones ``AGED_BY`` earlier still).
+    :param aged: how many of the oldest orders stay in progress until settled through the control API.
     """
 
     def __init__(
@@ -65,8 +70,10 @@ class OrderSet:
         clock: Callable[[], float] = time.monotonic,
         tenant: str = "",
         as_of: datetime = ANCHOR,
+        aged: int = 0,
     ) -> None:
         self.tenant = tenant
+        self.aged = min(aged, max(0, size - live))
         self.as_of = as_of
         self.salt = salt
         self.size = size
@@ -88,7 +95,12 @@ class OrderSet:
     # -- one order -------------------------------------------------------------------------
 
     def created(self, i: int) -> datetime:
-        return self.as_of - STEP * (self.size - 1 - i)
+        created = self.as_of - STEP * (self.size - 1 - i)
+        return created - AGED_BY if i < self.aged else created
+
+    def is_live(self, i: int) -> bool:
+        """Whether order ``i`` changes state while the server runs (the newest ``live``, the ``aged``)."""
+        return i < self.aged or self.live_start <= i < self.size
 
     def rand(self, i: int, field: int) -> int:
         return mix(self.salt, i, field)
@@ -98,9 +110,9 @@ class OrderSet:
         return self.states[bisect.bisect_right(self._cumulative, pick)]
 
     def state(self, i: int) -> str:
-        if i < self.live_start:
+        if not self.is_live(i):
             return self.settled_state(i)
-        rank = i - self.live_start
+        rank = i - self.live_start if i >= self.live_start else i
         in_progress, succeeded, failed = self.live_states
         if self.clock() - self.started() < self.settles_at(i):  # type: ignore[operator]
             return in_progress
@@ -108,8 +120,9 @@ class OrderSet:
         return failed if rank % 4 == 2 else succeeded
 
     def settles_at(self, i: int) -> float | None:
-        """Seconds after start at which live order ``i`` leaves its in-progress state."""
-        if i < self.live_start:
+        """Seconds after start at which live order ``i`` leaves its in-progress state (an aged order: only
+        once settled through the control API)."""
+        if not self.is_live(i):
             return None
         with self._lock:
             if self._early_epoch != self.started():
@@ -117,12 +130,12 @@ class OrderSet:
                 self._early_epoch = self.started()
                 self._wall_start = self._wall_of_start()
             early = self._early.get(i)
-        planned = self.live_delay * (i - self.live_start + 1)
+        planned = self.live_delay * (i - self.live_start + 1) if i >= self.live_start else float("inf")
         return planned if early is None else min(planned, early)
 
     def settle_now(self, i: int) -> bool:
-        """Settle live order ``i`` now (``False`` for an order that is not live)."""
-        if not self.live_start <= i < self.size:
+        """Settle live (or aged) order ``i`` now (``False`` for an order that is neither)."""
+        if not 0 <= i < self.size or not self.is_live(i):
             return False
         self.settles_at(i)  # forget what an earlier start settled
         with self._lock:
@@ -147,6 +160,15 @@ class OrderSet:
         self, since: datetime | None, until: datetime | None, *, until_inclusive: bool = False
     ) -> range:
         """Indices created in ``[since, until)`` (or ``[since, until]``)."""
+        if self.aged:  # two runs of evenly spaced orders: search the creation times
+            everything = range(self.size)
+            lo = 0 if since is None else bisect.bisect_left(everything, since, key=self.created)
+            if until is None:
+                hi = self.size
+            else:
+                search = bisect.bisect_right if until_inclusive else bisect.bisect_left
+                hi = search(everything, until, key=self.created)
+            return range(lo, max(lo, hi))
         lo, hi = 0, self.size
         step = STEP.total_seconds()
         if since is not None:
@@ -167,13 +189,16 @@ class OrderSet:
         a = bisect.bisect_left(index, window.start)
         b = bisect.bisect_left(index, min(window.stop, self.live_start))
         live = [i for i in range(max(window.start, self.live_start), window.stop) if self.state(i) in states]
-        return Selection(_Slice(index, a, b), live)
+        aged = [i for i in range(window.start, min(window.stop, self.aged)) if self.state(i) in states]
+        return Selection(_Slice(index, a, b), live, aged)
 
     def _index(self, states: frozenset[str]) -> array[int]:
         with self._lock:
             found = self._indexes.get(states)
             if found is None:
-                found = array("I", (i for i in range(self.live_start) if self.settled_state(i) in states))
+                found = array(
+                    "I", (i for i in range(self.aged, self.live_start) if self.settled_state(i) in states)
+                )
                 if len(self._indexes) > 32:
                     self._indexes.clear()
                 self._indexes[states] = found
@@ -194,14 +219,19 @@ class _Slice:
 class Selection:
     """Matching indices, oldest first, addressable by position without materialising them."""
 
-    def __init__(self, head: Sequence[int] | _Slice, tail: list[int]) -> None:
+    def __init__(self, head: Sequence[int] | _Slice, tail: list[int], front: Sequence[int] = ()) -> None:
+        self.front = front
         self.head = head
         self.tail = tail
 
     def __len__(self) -> int:
-        return len(self.head) + len(self.tail)
+        return len(self.front) + len(self.head) + len(self.tail)
 
     def at(self, k: int) -> int:
+        f = len(self.front)
+        if k < f:
+            return self.front[k]
+        k -= f
         n = len(self.head)
         return self.head[k] if k < n else self.tail[k - n]
 

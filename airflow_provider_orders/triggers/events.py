@@ -36,7 +36,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +45,16 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_orders.compat import plain_trigger_kwarg
 from airflow_provider_orders.engine.waiting import as_status_list
-from airflow_provider_orders.engine.watching import Watermark, observe, orders_by_id, status_filter
-from airflow_provider_orders.errors import InvalidFilterError, OrdersError
+from airflow_provider_orders.engine.watching import (
+    FINAL,
+    Watermark,
+    observe,
+    open_and_older,
+    open_statuses,
+    orders_by_id,
+    status_filter,
+)
+from airflow_provider_orders.errors import InvalidFilterError, OrderNotFoundError, OrdersError
 
 if TYPE_CHECKING:
     from airflow_provider_orders.engine.watching import Change
@@ -68,6 +76,9 @@ COMMIT_DELAY = 5.0
 #: the most orders in one event: a poll that finds more (a backfill) fires several, so no asset event's
 #: extra grows without bound.
 MAX_ORDERS_PER_EVENT = 500
+#: open orders older than the window are followed by one lookup each up to this many; more, by one
+#: listing of the scope's open orders (filtered by state where the vendor can) per poll.
+FOLLOW_BY_ID = 20
 #: the longest pause between polls after errors.
 MAX_BACKOFF = 600.0
 DEFAULT_LOOKBACK = timedelta(days=7).total_seconds()
@@ -83,8 +94,10 @@ class OrderEventTrigger(BaseEventTrigger):
         (:class:`~airflow_provider_orders.models.OrderStatus` values such as ``completed``) or
         vendor-native (``Succeeded``). Empty or ``None``: every new order and every change of state.
     :param poll_interval: seconds between polls.
-    :param lookback: seconds: orders created this long ago or later are watched (default 7 days);
-        ``None`` watches every order of the scope (each poll lists them all).
+    :param lookback: seconds: how far back new orders are discovered (default 7 days); ``None`` lists
+        every order of the scope on each poll. An order still open when it leaves the window (or open and
+        older when the watch starts) is followed until it is completed, failed or canceled, however old:
+        by one lookup each where few are, else by a listing of the scope's open orders.
     :param since: on the first start, report the orders created at or after this time (ISO 8601 or a
         tz-aware datetime, within ``lookback``) as new; by default the watch starts from now and orders
         already in a watched state are not events.
@@ -241,6 +254,7 @@ async def poll_scope(
     lookback = kwargs.get("lookback")
     filters = {**dict(kwargs.get("scope") or {}), **{k: v for k, v in kwargs.items() if k not in OWN_KWARGS}}
     hook: OrdersHook | None = None
+    older = OpenOlderOrders(dict(kwargs.get("scope") or {}), filters)
     failures = 0
     while True:
         started = time.monotonic()
@@ -261,6 +275,8 @@ async def poll_scope(
             if incremental:
                 listing["updated_since"] = since
             orders = orders_by_id(hook.vendor, [order async for order in hook.aiter_orders(listing)])
+            if window_start is not None:
+                orders = {**await older.follow(hook, orders, window_start), **orders}
             snapshot = Snapshot(hook.vendor_class, orders, now, window_start, incremental)
         except Exception as exc:  # the vendor down, a refused credential: say so, try again, never crash
             failures += 1
@@ -278,6 +294,59 @@ async def poll_scope(
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
+class OpenOlderOrders:
+    """A poll loop's open orders created before its window: followed until they settle, however old.
+
+    The first poll lists the scope's open orders older than the window (filtered by state where the
+    vendor can; one full listing where it cannot). Later polls look each followed order up by id while
+    there are at most :data:`FOLLOW_BY_ID`, else list the open ones again and look up only those that
+    left that listing. An order that leaves the window while open joins them.
+    """
+
+    def __init__(self, scope: dict[str, Any], filters: dict[str, Any]) -> None:
+        self.scope = scope
+        self.filters = {k: v for k, v in filters.items() if k != "status"}
+        self.followed: dict[str, Order] = {}
+        self.in_window: dict[str, Order] = {}
+        self.listed_once = False
+
+    async def follow(
+        self, hook: OrdersHook, listed: dict[str, Order], window_start: datetime
+    ) -> dict[str, Order]:
+        """The present state of every followed order (the settled ones for the last time), by id."""
+        for oid, order in self.in_window.items():
+            if oid not in listed and order.created_at is not None and order.created_at < window_start:
+                self.followed.setdefault(oid, order)
+        self.in_window = {k: o for k, o in listed.items() if o.status.value not in FINAL}
+        found: dict[str, Order] = {}
+        if not self.listed_once or len(self.followed) > FOLLOW_BY_ID:
+            query = {
+                **self.filters,
+                "status": open_statuses(hook.vendor_class),
+                "created_until": window_start,
+            }
+            found = orders_by_id(hook.vendor, [o async for o in hook.aiter_orders(query)])
+            if not self.listed_once:
+                log.info("orders watch of %s %s: following %d open orders created before the window",
+                         hook.vendor_class.conn_type, self.scope, len(found))  # fmt: skip
+            self.listed_once = True
+        found.update(await lookup(hook, [oid for oid in self.followed if oid not in found], self.scope))
+        self.followed = {k: o for k, o in found.items() if o.status.value not in FINAL}
+        return found
+
+
+async def lookup(hook: OrdersHook, ids: list[str], scope: dict[str, Any]) -> dict[str, Order]:
+    """The present state of each order of ``ids``, by id; one the vendor no longer has is left out."""
+    found: dict[str, Order] = {}
+    for oid in ids:
+        try:
+            found[oid] = await hook.aget_order(oid, **scope)
+        except OrderNotFoundError:
+            log.warning("orders watch: %s order %s is gone from the vendor; no longer followed",
+                        hook.vendor_class.display_name, oid)  # fmt: skip
+    return found
+
+
 class Watch:
     """One watcher's side: its watermark, the diff of each snapshot against it, and when it is saved.
 
@@ -291,6 +360,7 @@ class Watch:
         self.store = WatermarkStore(getattr(trigger, "asset_state_store", None))
         self.unsaved: collections.deque[tuple[float, Watermark]] = collections.deque()
         self.mark: Watermark | None = None
+        self.hook: OrdersHook | None = None
 
     @property
     def cursor(self) -> datetime | None:
@@ -311,7 +381,8 @@ class Watch:
             await self._save_ready()
             if watched is None:
                 watched = status_filter(snapshot.vendor_class, t.statuses)
-            changes, self.mark = observe(self.mark, snapshot.orders, now=snapshot.polled_at,
+            orders = await self._with_followed(snapshot)
+            changes, self.mark = observe(self.mark, orders, now=snapshot.polled_at,
                                          window_start=snapshot.window_start, incremental=snapshot.incremental,
                                          watched=watched)  # fmt: skip
             if changes:
@@ -324,6 +395,37 @@ class Watch:
                 self.unsaved.append((time.monotonic() + COMMIT_DELAY, self.mark))
             else:
                 self.unsaved.append((time.monotonic(), self.mark))
+
+    async def _with_followed(self, snapshot: Snapshot) -> dict[str, Order]:
+        """The snapshot's orders, plus the present state of each open order older than the window that
+        this watcher recorded and the poll did not follow: those that settled while no triggerer ran (a
+        restart, another triggerer's poll loop). A lookup that fails is tried again at the next poll."""
+        assert self.mark is not None
+        missing = [
+            oid for oid in open_and_older(self.mark, snapshot.window_start) if oid not in snapshot.orders
+        ]
+        if not missing:
+            return snapshot.orders
+        t = self.trigger
+        try:
+            if self.hook is None:
+                from airflow_provider_orders.hooks.resolve import aget_orders_hook
+
+                hook = await aget_orders_hook(t.conn_id)
+                await hook.aget_engine()
+                self.hook = hook
+            found = await lookup(self.hook, missing, t.scope)
+        except Exception as exc:
+            log.warning("orders watch of %s %s: could not look up %d open orders older than the window "
+                        "(%s: %s); trying again at the next poll", t.conn_id, t.scope, len(missing),
+                        type(exc).__name__, exc)  # fmt: skip
+            return snapshot.orders
+        gone = set(missing) - set(found)
+        if gone:
+            self.mark = replace(
+                self.mark, orders={k: v for k, v in self.mark.orders.items() if k not in gone}
+            )
+        return {**found, **snapshot.orders}
 
     def payload(self, changes: list[Change], polled_at: datetime) -> dict[str, Any]:
         t = self.trigger
