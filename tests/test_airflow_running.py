@@ -356,9 +356,10 @@ def test_three_scheduled_days_of_the_export_are_three_partitions_of_one_asset_pe
 def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
     running: tuple[Airflow, SandboxProcess], events_sandbox: SandboxProcess
 ) -> None:
-    """The sandbox settles an order; the asset-triggered run carries it. The triggerer restarts, another
-    order settles (while it is down, where the asset state store keeps the watermark: Airflow 3.3+); exactly
-    that transition makes the next run, and the first is not fired again."""
+    """The sandbox settles an order; the asset-triggered run carries it. The triggerer stops, another
+    order settles while it is down, and it starts again: exactly that transition makes the next run, and
+    the first is not fired again (the watermark is in the asset's state store on Airflow 3.3+, in an
+    Airflow Variable before)."""
     airflow, _ = running
     dag_id = "orders_event_driven"
     airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 120, "the DAG")
@@ -397,14 +398,11 @@ def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
 
     time.sleep(8)  # the watermark is saved 5 s after the event (by then Airflow has stored the event)
     airflow.stop_component("triggerer")
-    state_store = AIRFLOW_RELEASE >= (3, 3)
-    if state_store:  # a change while no triggerer runs is found when one is back
-        events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
+    # A change while no triggerer runs is found when one is back.
+    events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
     before = polls()
     airflow.start_component("triggerer")
     airflow.wait_for(lambda: polls() >= before + 2, 180, "the watcher to poll again")
-    if not state_store:  # before 3.3 the watch starts again from now (docs/guides/events.md)
-        events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
     airflow.wait_for(lambda: len(runs()) >= 2, 120, "the second asset-triggered run")
     settled = polls()
     airflow.wait_for(lambda: polls() >= settled + 3, 60, "three more polls")

@@ -474,6 +474,40 @@ def test_an_old_open_order_that_settles_while_no_triggerer_runs_fires_after_the_
     ]
 
 
+def test_without_an_asset_state_store_the_watermark_has_a_variable_named_after_the_watch(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow before 3.3: one Variable per trigger (equal arguments are one trigger in Airflow). Where no
+    Variable can be read or written (no triggerer, no database), the watch warns and keeps it in memory."""
+    crayon = {"conn_id": "crayon_default", "scope": {"customer_tenant_id": 2003}, "statuses": ["completed"]}
+    key = events_module.variable_key(OrderEventTrigger(**crayon))
+    assert key.startswith("airflow-provider-orders.watermark.")
+    assert events_module.variable_key(OrderEventTrigger(**crayon)) == key
+    other_tenant = {**crayon, "scope": {"customer_tenant_id": 2004}}
+    other_statuses = {**crayon, "statuses": ["failed"]}
+    assert (
+        len(
+            {
+                key,
+                *(events_module.variable_key(OrderEventTrigger(**k)) for k in (other_tenant, other_statuses)),
+            }
+        )
+        == 3
+    )
+    store = Watch(OrderEventTrigger(**crayon)).store
+    assert store.variable == key
+    from airflow.sdk import Variable
+
+    def no_supervisor(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no supervisor to ask")  # what the Task SDK says outside a triggerer or task
+
+    monkeypatch.setattr(Variable, "get", no_supervisor)
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_orders.triggers.events"):
+        assert asyncio.run(store.load()) is None
+    assert store.variable is None
+    assert f"cannot be kept in Airflow Variable {key}" in caplog.text and "in memory only" in caplog.text
+
+
 def test_fleetio_asks_only_for_what_changed_after_the_first_poll(sbx: Sandbox, polls: list[datetime]) -> None:
     trigger = OrderEventTrigger(
         conn_id="fleetio_default", statuses=["completed"], poll_interval=0.2, lookback=None

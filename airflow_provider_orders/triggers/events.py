@@ -22,9 +22,10 @@ that poll in ``orders`` (each with
 event's ``extra["payload"]``; a DAG run may be triggered by several events, so read them all.
 
 Where it left off (:class:`~airflow_provider_orders.engine.watching.Watermark`) is kept in the watched
-asset's state store (Airflow 3.3 and later), so a triggerer restart, or another triggerer taking the
-watcher over, goes on from the last poll whose events had been handed to Airflow. Before 3.3 it is kept in
-memory: a restart starts again "from now", and changes while no triggerer ran are not reported.
+asset's state store (Airflow 3.3 and later), or before 3.3 in an Airflow Variable named after the
+trigger's arguments (written through the Task SDK, as the triggerer lets a trigger), so a triggerer
+restart, or another triggerer taking the watcher over, goes on from the last poll whose events had been
+handed to Airflow.
 """
 
 from __future__ import annotations
@@ -357,7 +358,11 @@ class Watch:
 
     def __init__(self, trigger: OrderEventTrigger) -> None:
         self.trigger = trigger
-        self.store = WatermarkStore(getattr(trigger, "asset_state_store", None))
+        self.store = WatermarkStore(getattr(trigger, "asset_state_store", None), variable_key(trigger))
+        self.store.description = (
+            f"Where OrderEventTrigger(conn_id={trigger.conn_id!r}, scope={trigger.scope!r}) left off "
+            "(airflow-provider-orders). Delete it to start that watch again from now."
+        )
         self.unsaved: collections.deque[tuple[float, Watermark]] = collections.deque()
         self.mark: Watermark | None = None
         self.hook: OrdersHook | None = None
@@ -376,6 +381,9 @@ class Watch:
         else:
             log.info("orders watch of %s %s: going on from the poll of %s (%d orders recorded)",
                      t.conn_id, t.scope, self.mark.polled_at, len(self.mark.orders))  # fmt: skip
+        if self.store.variable is not None:
+            log.info("orders watch of %s %s: its watermark is kept in Airflow Variable %s",
+                     t.conn_id, t.scope, self.store.variable)  # fmt: skip
         watched = None
         async for snapshot in snapshots:
             await self._save_ready()
@@ -448,12 +456,25 @@ class Watch:
             await self.store.save(ready)
 
 
-class WatermarkStore:
-    """The watermark in the watched asset's state store (Airflow 3.3+), else in this process's memory."""
+def variable_key(trigger: OrderEventTrigger) -> str:
+    """The Airflow Variable that keeps a watcher's watermark where there is no asset state store (Airflow
+    before 3.3): named after the trigger's arguments, as Airflow identifies a trigger (equal watchers are
+    one trigger), so a restarted or another triggerer finds it."""
+    _, kwargs = trigger.serialize()
+    digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{STATE_KEY}.{digest}"
 
-    def __init__(self, accessors: Any) -> None:
+
+class WatermarkStore:
+    """Where a watcher's watermark is kept: the watched asset's state store (Airflow 3.3+), else an Airflow
+    Variable (:func:`variable_key`, through the Task SDK, as the triggerer allows a trigger), else (no
+    triggerer to ask: a trigger run outside Airflow) this process's memory, with a warning."""
+
+    def __init__(self, accessors: Any, variable: str | None = None) -> None:
         self.accessors = accessors
+        self.variable = None if accessors is not None else variable
         self.saved: dict[str, Any] | None = None
+        self.description = ""
 
     def _targets(self) -> list[Any]:
         if self.accessors is None:
@@ -465,10 +486,26 @@ class WatermarkStore:
         ]
         return found or [self.accessors]
 
+    async def _stored_values(self) -> list[Any]:
+        if self.accessors is not None:
+            return [await target.aget(STATE_KEY) for target in self._targets()]
+        if self.variable is None:
+            return []
+        from airflow.sdk import Variable
+        from asgiref.sync import sync_to_async
+
+        try:
+            return [await sync_to_async(Variable.get)(self.variable, default=None, deserialize_json=True)]
+        except Exception as exc:  # no triggerer's supervisor to ask: not inside Airflow
+            log.warning("orders watch: the watermark cannot be kept in Airflow Variable %s (%s: %s); it is "
+                        "kept in memory only, and a restart starts again from now",
+                        self.variable, type(exc).__name__, exc)  # fmt: skip
+            self.variable = None
+            return []
+
     async def load(self) -> Watermark | None:
         marks = []
-        for target in self._targets():
-            value = await target.aget(STATE_KEY)
+        for value in await self._stored_values():
             if value is None:
                 continue
             try:
@@ -487,4 +524,16 @@ class WatermarkStore:
             return
         for target in self._targets():
             await target.aset(STATE_KEY, value)
+        if self.variable is not None:
+            from airflow.sdk import Variable
+            from asgiref.sync import sync_to_async
+
+            try:
+                await sync_to_async(Variable.set)(self.variable, value, description=self.description,
+                                                  serialize_json=True)  # fmt: skip
+            except Exception as exc:  # no triggerer's supervisor to ask: not inside Airflow
+                log.warning("orders watch: the watermark cannot be saved to Airflow Variable %s (%s: %s); it "
+                            "is kept in memory only, and a restart starts again from now",
+                            self.variable, type(exc).__name__, exc)  # fmt: skip
+                self.variable = None
         self.saved = comparable
