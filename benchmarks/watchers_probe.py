@@ -1,8 +1,8 @@
 """Many OrderEventTrigger watchers of one Crayon tenant, in a fresh process, against the sandbox.
 
 ``--mode shared`` runs them the way Airflow 3.3's triggerer does for triggers with a
-``shared_stream_key``: Airflow's own ``SharedStreamManager`` runs one ``open_shared_stream`` poll and feeds
-every watcher's ``filter_shared_stream``. ``--mode alone`` runs each watcher's own ``run()`` loop (Airflow
+``shared_stream_key``: Airflow's own ``SharedStreamManager`` runs one poll (the trigger's ack-mode
+producer) and feeds every watcher's ``filter_shared_stream``. ``--mode alone`` runs each watcher's own ``run()`` loop (Airflow
 before 3.3). Halfway through, one live order settles; every watcher must report it exactly once. Prints
 one JSON line: requests per poll round, events per watcher.
 """

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -287,6 +288,30 @@ def test_a_watermark_waits_for_the_commit_delay_after_its_events(monkeypatch: py
     )
     assert len(fired) == 1
     assert store.writes == writes  # the event could still be on its way to the database: not saved yet
+
+
+def test_in_ack_mode_a_watermark_is_saved_when_airflow_has_stored_its_polls_events() -> None:
+    """Airflow 3.3's shared streams confirm each poll once its watchers' events are in the database
+    (``SnapshotProducer.advance``): only then, and in poll order, is the poll's watermark saved."""
+    store = StateStore()
+
+    async def scenario() -> None:
+        baseline = replace(snap(order("1", "purchased"), minute=0), persisted=asyncio.Event())
+        settled = replace(snap(order("1", "received_full"), minute=1), persisted=asyncio.Event())
+        watch = watcher(store)
+        fired = [event async for event in watch.events(feed(baseline, settled))]
+        assert [o["vendor_status"] for e in fired for o in e.payload["orders"]] == ["received_full"]
+        await asyncio.sleep(0.01)
+        assert store.writes == 0  # fired, but not yet confirmed stored: a crash now fires it again
+        settled.persisted.set()  # type: ignore[union-attr]
+        await asyncio.sleep(0.01)
+        assert store.writes == 0  # the earlier poll is not confirmed yet: saves keep poll order
+        baseline.persisted.set()  # type: ignore[union-attr]
+        await asyncio.sleep(0.01)
+        saved = Watermark.from_json(await store.aget(events_module.STATE_KEY))
+        assert saved.orders["1"].vendor_status == "received_full"
+
+    asyncio.run(scenario())
 
 
 # -- the trigger against the sandbox ---------------------------------------------------------------------

@@ -215,16 +215,23 @@ class OrderEventTrigger(BaseEventTrigger):
         return ("airflow-provider-orders", self.conn_id, json.dumps(listing, sort_keys=True, default=str),
                 self.lookback, self.poll_interval)  # fmt: skip
 
-    @classmethod
-    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
-        log.info("orders watch of %s %s: one poll for every watcher of this scope (shared stream)",
-                 kwargs["conn_id"], kwargs.get("scope") or {})  # fmt: skip
-        async for snapshot in poll_scope(kwargs):
-            yield snapshot
-
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
-        async for event in Watch(self).events(shared_stream):
-            yield event
+        watch = Watch(self)
+        try:
+            async for event in watch.events(shared_stream):
+                yield event
+        finally:  # a save still waiting for Airflow's confirmation: the events fire again on a restart
+            if watch.saving is not None:
+                watch.saving.cancel()
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> Any:
+        """Ack mode (Airflow 3.3+): Airflow tells the poll loop when every event its watchers derived from
+        a poll is stored in the metadata database, and each watcher saves its watermark then, not after a
+        fixed delay (:class:`SnapshotProducer`)."""
+        if SnapshotProducer is None:  # pragma: no cover - only Airflow 3.3+ calls this
+            raise NotImplementedError("ack mode needs Airflow 3.3's shared streams")
+        return SnapshotProducer(kwargs)
 
 
 @dataclass(frozen=True)
@@ -236,6 +243,38 @@ class Snapshot:
     polled_at: datetime
     window_start: datetime | None
     incremental: bool = False
+    #: set once Airflow has stored every event its watchers derived from it (ack mode, Airflow 3.3+);
+    #: ``None`` where Airflow does not tell (each watcher's own poll loop).
+    persisted: asyncio.Event | None = field(default=None, repr=False, compare=False)
+
+
+try:
+    from airflow.triggers.shared_stream import SharedStreamProducer
+except ImportError:  # Airflow before 3.3: no shared streams
+    SnapshotProducer: Any = None
+else:
+
+    class SnapshotProducer(SharedStreamProducer):  # type: ignore[no-redef]
+        """The shared poll loop in Airflow's ack mode: each poll's snapshot is broadcast to the watchers,
+        and :meth:`advance` is called once every event they derived from it is stored; it marks the
+        snapshot ``persisted``, which is when a watcher saves the watermark of that poll. A triggerer
+        that dies before then fires the poll's events again on restart (same ``dedup_key``), never
+        loses them."""
+
+        def __init__(self, kwargs: Mapping[str, Any]) -> None:
+            self.kwargs = kwargs
+
+        async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+            log.info("orders watch of %s %s: one poll for every watcher of this scope (shared stream, "
+                     "watermarks saved when Airflow has stored the events)",
+                     self.kwargs["conn_id"], self.kwargs.get("scope") or {})  # fmt: skip
+            async for snapshot in poll_scope(self.kwargs):
+                tracked = replace(snapshot, persisted=asyncio.Event())
+                yield tracked, tracked
+
+        async def advance(self, batch: Any) -> None:
+            for item in batch:
+                item.broker_payload.persisted.set()
 
 
 async def poll_scope(
@@ -351,9 +390,10 @@ async def lookup(hook: OrdersHook, ids: list[str], scope: dict[str, Any]) -> dic
 class Watch:
     """One watcher's side: its watermark, the diff of each snapshot against it, and when it is saved.
 
-    Events leave before their watermark is saved, and it is saved :data:`COMMIT_DELAY` seconds later (at
-    the next poll after that), so a triggerer that dies in between fires them again on restart, with the
-    same ``dedup_key``, rather than lose them.
+    Events leave before their watermark is saved. In Airflow 3.3's shared streams (ack mode) it is saved
+    as soon as Airflow confirms that it has stored them (:class:`SnapshotProducer`); in a watcher's own
+    poll loop (before 3.3) :data:`COMMIT_DELAY` seconds later, at the next poll after that. A triggerer
+    that dies in between fires them again on restart, with the same ``dedup_key``, rather than lose them.
     """
 
     def __init__(self, trigger: OrderEventTrigger) -> None:
@@ -364,6 +404,7 @@ class Watch:
             "(airflow-provider-orders). Delete it to start that watch again from now."
         )
         self.unsaved: collections.deque[tuple[float, Watermark]] = collections.deque()
+        self.saving: asyncio.Task[None] | None = None
         self.mark: Watermark | None = None
         self.hook: OrdersHook | None = None
 
@@ -400,9 +441,26 @@ class Watch:
                     yield TriggerEvent(
                         self.payload(changes[start : start + MAX_ORDERS_PER_EVENT], snapshot.polled_at)
                     )
-                self.unsaved.append((time.monotonic() + COMMIT_DELAY, self.mark))
+            if snapshot.persisted is not None:  # ack mode: when Airflow has stored this poll's events
+                self.saving = asyncio.ensure_future(
+                    self._save_when_stored(self.saving, snapshot.persisted, self.mark)
+                )
             else:
-                self.unsaved.append((time.monotonic(), self.mark))
+                self.unsaved.append((time.monotonic() + (COMMIT_DELAY if changes else 0.0), self.mark))
+
+    async def _save_when_stored(
+        self, previous: asyncio.Task[None] | None, persisted: asyncio.Event, mark: Watermark
+    ) -> None:
+        """Save ``mark`` once Airflow has stored the events of its poll, after the earlier polls' saves."""
+        if previous is not None:
+            await previous
+        await persisted.wait()
+        try:
+            await self.store.save(mark)
+        except Exception as exc:  # the next poll's save covers it; the events fire again only on a restart
+            t = self.trigger
+            log.warning("orders watch of %s %s: saving the watermark failed (%s: %s)",
+                        t.conn_id, t.scope, type(exc).__name__, exc)  # fmt: skip
 
     async def _with_followed(self, snapshot: Snapshot) -> dict[str, Order]:
         """The snapshot's orders, plus the present state of each open order older than the window that
