@@ -39,6 +39,8 @@ class Size:
     watchers: int = 50
     watch_seconds: float = 40.0
     watch_poll: float = 2.0
+    #: Open orders older than the watch's window, each followed until it settles.
+    open_orders: int = 10_000
     #: Seconds each near-free client asks the replay server, for its capacity line.
     capacity_seconds: float = 3.0
 
@@ -47,7 +49,8 @@ FULL = Size()
 TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
             import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
-            budget_seconds=3.0, budget_lead=4.0, capacity_seconds=0.5, watchers=5, watch_seconds=4.0, watch_poll=0.5)  # fmt: skip
+            budget_seconds=3.0, budget_lead=4.0, capacity_seconds=0.5, watchers=5, watch_seconds=4.0, watch_poll=0.5,
+            open_orders=60)  # fmt: skip
 
 TENANT = 1001
 
@@ -349,6 +352,28 @@ def watchers(size: Size) -> list[Row]:
     return rows
 
 
+def open_orders(size: Size) -> list[Row]:
+    """One watch of a tenant whose open orders are all older than its window: following them, per poll."""
+    n = size.open_orders
+    title = (f"open orders: one OrderEventTrigger on a Crayon tenant with {n:,} open orders created 30 days "
+             "ago (beyond its 7-day window), polls back to back")  # fmt: skip
+    rows: list[Row] = []
+    with SandboxProcess("--orders", str(n + 100), "--aged", str(n), "--live", "1", "--live-delay", "36000",
+                        "--request-log", "50000") as sb:  # fmt: skip
+        results = {mode: probe("open_orders_probe", "--url", sb.url, "--lookback", mode, "--polls", "6")
+                   for mode in ("default", "none")}  # fmt: skip
+    for mode, label in (("default", "provider, default lookback: open orders followed"),
+                        ("none", "lookback=None: every order of the scope each poll")):  # fmt: skip
+        r = results[mode]
+        assert r["orders_per_event"] == [1], r  # the settled 30-day-old order fired once
+        note = (f"{r['requests_per_poll']:.0f} requests, {1000 * r['cpu_per_poll']:.0f} ms CPU a poll; first poll "
+                f"{r['first_poll']['requests']} requests, {r['first_poll']['seconds']:.2f} s; watermark "
+                f"{r['watermark_bytes'] / 1e6:.2f} MB ({r['watermark_bytes'] / (n + 100):.0f} bytes an order)")  # fmt: skip
+        sample = Sample(f"{label}: seconds a poll", [r["seconds_per_poll"]], unit="s", note=note)
+        rows.append(Row(title, sample))
+    return rows
+
+
 def shared_budget(size: Size) -> list[Row]:
     """4 sync workers and 1 async poller list Granite at once, each process with the same credential."""
     import subprocess
@@ -448,5 +473,6 @@ SCENARIOS = {
     "waits": waits,
     "shared-budget": shared_budget,
     "watchers": watchers,
+    "open-orders": open_orders,
     "parse": parse_cost,
 }

@@ -33,9 +33,9 @@ TINY_RUNS = {
         [],
     ),
     "triggers-waits": (
-        ["triggerer", "waits"],
-        ["triggerer: OrderStateTriggers", "waits: 20 on one triggerer"],
-        ["one poll per wait (before)"],
+        ["triggerer", "waits", "open-orders"],
+        ["triggerer: OrderStateTriggers", "waits: 20 on one triggerer", "open orders: one OrderEventTrigger"],
+        ["one poll per wait (before)", "provider, default lookback: open orders followed"],
     ),
     "budget-watchers": (
         ["shared-budget", "watchers"],

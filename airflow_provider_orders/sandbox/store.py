@@ -189,8 +189,22 @@ class OrderSet:
         a = bisect.bisect_left(index, window.start)
         b = bisect.bisect_left(index, min(window.stop, self.live_start))
         live = [i for i in range(max(window.start, self.live_start), window.stop) if self.state(i) in states]
-        aged = [i for i in range(window.start, min(window.stop, self.aged)) if self.state(i) in states]
-        return Selection(_Slice(index, a, b), live, aged)
+        return Selection(_Slice(index, a, b), live, self._aged_in(states, window))
+
+    def _aged_in(self, states: frozenset[str], window: range) -> Sequence[int]:
+        """The aged indices in ``window`` in one of ``states``: all in progress but the few settled early."""
+        lo, hi = window.start, min(window.stop, self.aged)
+        if hi <= lo:
+            return ()
+        self.settles_at(lo)  # forget what an earlier start settled
+        with self._lock:
+            settled = sorted(i for i in self._early if lo <= i < hi)
+        moved = {i: self.state(i) for i in settled}
+        if self.live_states[0] not in states:
+            return [i for i in settled if moved[i] in states]
+        if not settled:
+            return range(lo, hi)
+        return [i for i in range(lo, hi) if i not in moved or moved[i] in states]
 
     def _index(self, states: frozenset[str]) -> array[int]:
         with self._lock:
