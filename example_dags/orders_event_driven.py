@@ -4,13 +4,13 @@ The asset ``crayon_tenant_orders`` has an ``AssetWatcher`` whose trigger, ``Orde
 triggerer: it lists the tenant's orders every ``poll_interval`` seconds and fires when orders reach a
 watched state (one event per poll, with every order that changed in it). Each event becomes an asset event,
 and the scheduler starts ``orders_event_driven`` for it; several events may land in one run, so the task
-reads them all. The trigger remembers where it was in the asset's state store (Airflow 3.3 and later), so a
-triggerer restart neither loses a change nor fires one twice.
+reads them all. The trigger remembers where it was (in the asset's state store on Airflow 3.3 and later,
+in an Airflow Variable before), so a triggerer restart loses no change.
 
 In the sandbox the newest order of each tenant is Processing, then Succeeded (``python3 dev.py demo``
-settles it on request through the sandbox's control API). The sandbox's orders are dated before 2026, so
-the watcher here watches every order of the tenant (``lookback=None``); against a real vendor keep the
-default window (orders created in the last 7 days) or set your own.
+settles it on request through the sandbox's control API). The demo's orders are dated before 2026, far
+older than the watcher's default window (orders created in the last 7 days): the watcher follows the
+tenant's open orders however old until they settle, so that order still fires.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ crayon_tenant_orders = Asset(
                 scope={"customer_tenant_id": TENANT},
                 statuses=["completed", "failed"],
                 poll_interval=2,
-                lookback=None,
             ),
         )
     ],
