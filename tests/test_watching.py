@@ -314,6 +314,47 @@ def test_in_ack_mode_a_watermark_is_saved_when_airflow_has_stored_its_polls_even
     asyncio.run(scenario())
 
 
+def test_two_triggerers_running_one_watcher_report_a_change_once() -> None:
+    """A hand-over while the first triggerer still runs, or two picking the watcher up at once: both poll
+    the scope. The one that polls later goes on from the watermark the other saved, so a change is one
+    event, not two."""
+    store = StateStore()
+
+    async def scenario() -> list[dict[str, Any]]:
+        feeds: list[asyncio.Queue[Snapshot]] = [asyncio.Queue(), asyncio.Queue()]
+
+        async def snapshots(queue: asyncio.Queue[Snapshot]) -> AsyncIterator[Snapshot]:
+            while True:
+                yield await queue.get()
+
+        fired: list[dict[str, Any]] = []
+
+        async def run(i: int) -> None:
+            async for event in watcher(store).events(snapshots(feeds[i])):
+                fired.append(event.payload)
+
+        tasks = [asyncio.ensure_future(run(i)) for i in (0, 1)]
+
+        async def poll(i: int, state: str, minute: int) -> None:
+            tracked = replace(snap(order("1", state), minute=minute), persisted=asyncio.Event())
+            tracked.persisted.set()  # type: ignore[union-attr]  # Airflow stored its events at once
+            await feeds[i].put(tracked)
+            await asyncio.sleep(0.05)
+
+        await poll(0, "purchased", 0)
+        await poll(1, "purchased", 0)
+        await poll(0, "received_full", 2)  # the first triggerer reports it and saves
+        await poll(1, "received_full", 3)  # the second, a minute later, finds that saved
+        await poll(0, "received_full", 4)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return fired
+
+    fired = asyncio.run(scenario())
+    assert [(o["id"], o["vendor_status"]) for e in fired for o in e["orders"]] == [("1", "received_full")]
+
+
 # -- the trigger against the sandbox ---------------------------------------------------------------------
 
 

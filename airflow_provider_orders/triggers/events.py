@@ -430,6 +430,7 @@ class Watch:
             await self._save_ready()
             if watched is None:
                 watched = status_filter(snapshot.vendor_class, t.statuses)
+            await self._adopt_newer()
             orders = await self._with_followed(snapshot)
             changes, self.mark = observe(self.mark, orders, now=snapshot.polled_at,
                                          window_start=snapshot.window_start, incremental=snapshot.incremental,
@@ -461,6 +462,20 @@ class Watch:
             t = self.trigger
             log.warning("orders watch of %s %s: saving the watermark failed (%s: %s)",
                         t.conn_id, t.scope, type(exc).__name__, exc)  # fmt: skip
+
+    async def _adopt_newer(self) -> None:
+        """Go on from the stored watermark where it is newer than this watcher's: another triggerer runs
+        the same watcher too (a hand-over while this one was thought gone, two triggerers picking it up
+        at once) and has already reported what it saved. Its changes are then not reported again."""
+        assert self.mark is not None
+        stored = await self.store.load()
+        if stored is None or stored.polled_at is None or self.mark.polled_at is None:
+            return
+        if stored.polled_at > self.mark.polled_at:
+            t = self.trigger
+            log.info("orders watch of %s %s: another triggerer saved a newer watermark (the poll of %s); "
+                     "going on from it", t.conn_id, t.scope, stored.polled_at)  # fmt: skip
+            self.mark = stored
 
     async def _with_followed(self, snapshot: Snapshot) -> dict[str, Order]:
         """The snapshot's orders, plus the present state of each open order older than the window that
@@ -532,6 +547,7 @@ class WatermarkStore:
         self.accessors = accessors
         self.variable = None if accessors is not None else variable
         self.saved: dict[str, Any] | None = None
+        self.newest: datetime | None = None
         self.description = ""
 
     def _targets(self) -> list[Any]:
@@ -562,6 +578,8 @@ class WatermarkStore:
             return []
 
     async def load(self) -> Watermark | None:
+        """The stored watermark (the oldest, where several assets keep one); remembers how far it is, so
+        that :meth:`save` never puts an older one over it."""
         marks = []
         for value in await self._stored_values():
             if value is None:
@@ -573,9 +591,14 @@ class WatermarkStore:
         if not marks:
             return None
         # Assets that disagree (one was added later): go on from the oldest, so no change is lost.
-        return min(marks, key=lambda m: m.polled_at or datetime.min.replace(tzinfo=timezone.utc))
+        oldest = min(marks, key=lambda m: m.polled_at or datetime.min.replace(tzinfo=timezone.utc))
+        if oldest.polled_at is not None and (self.newest is None or oldest.polled_at > self.newest):
+            self.newest = oldest.polled_at
+        return oldest
 
     async def save(self, mark: Watermark) -> None:
+        if self.newest is not None and mark.polled_at is not None and mark.polled_at < self.newest:
+            return  # another triggerer's newer watermark is stored: keep it
         value = mark.to_json()
         comparable = {k: v for k, v in value.items() if k != "polled_at"}
         if comparable == self.saved:
