@@ -17,7 +17,7 @@ one event on it per file, whose extra names the file, its order count and the li
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -26,6 +26,9 @@ from airflow_provider_orders.compat import PartitionedAssetTimetable
 from airflow_provider_orders.operators.orders import orders_asset
 
 EXPORT_BASE = os.environ.get("ORDERS_EXPORT_BASE", "file:///tmp/orders-export").rstrip("/")
+# A worker lost before its task started (Airflow 3.0's scheduler can hand a task to a worker before
+# it records the task as queued) costs a retry, not the run and its asset events.
+RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=20)}
 # The output_path of the producing tasks: orders_asset() gives the Asset they record.
 TENANT_ORDERS = orders_asset(EXPORT_BASE + "/tenants/{{ task.filters['customer_tenant_id'] }}.jsonl")
 FLEETIO_ORDERS = orders_asset(f"{EXPORT_BASE}/{{{{ data_interval_start | ds }}}}/fleetio.jsonl")
@@ -34,6 +37,7 @@ FLEETIO_ORDERS = orders_asset(f"{EXPORT_BASE}/{{{{ data_interval_start | ds }}}}
 @dag(
     schedule=[TENANT_ORDERS],
     start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
+    default_args=RETRIES,
     tags=["orders", "example"],
 )
 def orders_tenants_report() -> None:
@@ -58,6 +62,7 @@ if PartitionedAssetTimetable is not None:
     @dag(
         schedule=PartitionedAssetTimetable(assets=FLEETIO_ORDERS),
         start_date=datetime(2025, 12, 30, tzinfo=timezone.utc),
+        default_args=RETRIES,
         catchup=False,
         tags=["orders", "example"],
     )
