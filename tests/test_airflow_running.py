@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -301,10 +302,19 @@ def test_three_scheduled_days_of_the_export_are_three_partitions_of_one_asset_pe
         airflow.request("PATCH", f"/api/v2/dags/{consumer}", {"is_paused": False})
     # 0, 0 and 49 orders a vendor. (Not 2026-01-01: the export test's manual run has that logical date.)
     days = ["2025-12-29", "2025-12-30", "2025-12-31"]
-    backfill = airflow.request("POST", "/api/v2/backfills", {
-        "dag_id": dag_id, "from_date": f"{days[0]}T00:00:00Z", "to_date": f"{days[-1]}T00:00:00Z",
-        "max_active_runs": 3, "run_backwards": False, "dag_run_conf": {}, "reprocess_behavior": "none",
-    })  # fmt: skip
+    body = {"dag_id": dag_id, "from_date": f"{days[0]}T00:00:00Z", "to_date": f"{days[-1]}T00:00:00Z",
+            "max_active_runs": 3, "run_backwards": False, "dag_run_conf": {}, "reprocess_behavior": "none"}  # fmt: skip
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            backfill = airflow.request("POST", "/api/v2/backfills", body)
+            break
+        except urllib.error.HTTPError as exc:
+            # 503 is Airflow's answer while the database is locked (SQLite, busy): try again.
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     # The scheduler starts no run of a paused DAG, a backfill's included (unpausing also schedules the
     # latest day, in a run of its own).
     airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
