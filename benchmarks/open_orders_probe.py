@@ -14,17 +14,9 @@ import asyncio
 import itertools
 import json
 import time
-import urllib.request
 from typing import Any
 
-TENANT = "3001"
-
-
-def control(url: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{url}/_sandbox{path}", data=data, method="POST" if data else "GET")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+from benchmarks.watchers_probe import TENANT, control  # the same tenant and control API client
 
 
 def api_requests(url: str) -> int:
