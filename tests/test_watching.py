@@ -472,9 +472,11 @@ def test_with_default_arguments_an_open_order_older_than_the_window_fires_when_i
     aged_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, polls: list[datetime], vendor: str, conn_id: str,
     scope: dict[str, Any] | None,
 ) -> None:  # fmt: skip
-    from tests.conftest import use_sandbox
+    from tests.conftest import GRANITE_CLIENT_RPM, use_sandbox
 
-    use_sandbox(aged_sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": 600})
+    use_sandbox(
+        aged_sandbox, monkeypatch, granite_access_express_default={"requests_per_minute": GRANITE_CLIENT_RPM}
+    )
     aged_sandbox.reset()
     tenant = "2003" if vendor == "crayon" else None
     if vendor == "adobe_vip_marketplace":
