@@ -5,7 +5,7 @@ from one launcher that imported Airflow, ``tests/forked.py``) list Granite from 
 sandbox allows 20 requests per 2 s per client (600 a minute); each connection says 540 a minute
 (``GRANITE_CLIENT_RPM``: 10% under, for arrival jitter on a loaded machine). Sharing the budget, the
 sandbox answers no 429 at all; each process keeping its own (``rate_budget=process``), together they send
-five times the limit and meet 429s.
+4.5 times the limit and meet 429s.
 """
 
 from __future__ import annotations
