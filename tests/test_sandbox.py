@@ -179,3 +179,17 @@ def test_as_of_dates_the_newest_order_and_now_is_the_default(monkeypatch: pytest
     bad = subprocess.run([sys.executable, "-m", "airflow_provider_orders.sandbox", "--as-of", "yesterday"],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "as_of 'yesterday' is not an ISO 8601 date" in bad.stderr
+
+
+def test_the_request_log_narrows_by_vendor_and_query_parameter(sbx: Sandbox) -> None:
+    for tenant in (1001, 1001, 1002):  # unauthenticated: logged all the same, answered 401
+        call(f"{sbx.url}/crayon/api/v1/purchaserequest/orders/?customerTenantId={tenant}&page=1")
+    call(f"{sbx.url}/fleetio/api/v1/purchase_orders?customerTenantId=1001")
+    log = f"{sbx.url}/_sandbox/requests"
+    assert call(f"{log}?vendor=crayon&customerTenantId=1001&count=1")[2] == {"count": 2}
+    assert call(f"{log}?vendor=crayon&count=1")[2] == {"count": 3}
+    assert call(f"{log}?customerTenantId=1001&count=1")[2] == {"count": 3}
+    assert call(f"{log}?vendor=crayon&customerTenantId=1001&page=2&count=1")[2] == {"count": 0}
+    (one,) = call(f"{log}?vendor=crayon&customerTenantId=1002")[2]
+    assert one["path"] == "/crayon/api/v1/purchaserequest/orders/" and one["status"] == 401
+    assert len(call(log)[2]) == 4

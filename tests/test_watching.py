@@ -290,10 +290,32 @@ def test_a_watermark_waits_for_the_commit_delay_after_its_events(monkeypatch: py
     assert store.writes == writes  # the event could still be on its way to the database: not saved yet
 
 
-def test_in_ack_mode_a_watermark_is_saved_when_airflow_has_stored_its_polls_events() -> None:
-    """Airflow 3.3's shared streams confirm each poll once its watchers' events are in the database
-    (``SnapshotProducer.advance``): only then, and in poll order, is the poll's watermark saved."""
+def test_without_ack_mode_the_save_after_events_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(events_module, "COMMIT_DELAY", 0.0)
+    caplog.set_level(logging.INFO, logger=events_module.__name__)
     store = StateStore()
+    done = order("1", "received_full")
+    snapshots = [snap(order("1", "purchased"), minute=0), snap(done, minute=1), snap(done, minute=2)]
+    assert len(asyncio.run(all_events(watcher(store), *snapshots))) == 1
+    assert [r.getMessage() for r in caplog.records if "watermark of the poll" in r.getMessage()] == [
+        "orders watch of fleetio_default {}: watermark of the poll of 2026-11-01 00:01:00+00:00 saved, 0 s after "
+        "its events"
+    ]
+
+
+def test_in_ack_mode_a_watermark_is_saved_when_airflow_has_stored_its_polls_events(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Airflow 3.3's shared streams confirm each poll once its watchers' events are in the database
+    (``SnapshotProducer.advance``): only then, and in poll order, is the poll's watermark saved. The save
+    after events is logged (from then on a crash does not fire them again); the one without is not."""
+    caplog.set_level(logging.INFO, logger=events_module.__name__)
+    store = StateStore()
+
+    def saved_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "watermark of the poll" in r.getMessage()]
 
     async def scenario() -> None:
         baseline = replace(snap(order("1", "purchased"), minute=0), persisted=asyncio.Event())
@@ -306,10 +328,15 @@ def test_in_ack_mode_a_watermark_is_saved_when_airflow_has_stored_its_polls_even
         settled.persisted.set()  # type: ignore[union-attr]
         await asyncio.sleep(0.01)
         assert store.writes == 0  # the earlier poll is not confirmed yet: saves keep poll order
+        assert saved_lines() == []
         baseline.persisted.set()  # type: ignore[union-attr]
         await asyncio.sleep(0.01)
         saved = Watermark.from_json(await store.aget(events_module.STATE_KEY))
         assert saved.orders["1"].vendor_status == "received_full"
+        assert saved_lines() == [
+            "orders watch of fleetio_default {}: watermark of the poll of 2026-11-01 00:01:00+00:00 saved: "
+            "Airflow has stored its events"
+        ]
 
     asyncio.run(scenario())
 

@@ -79,8 +79,10 @@ class LocalAirflow:
                                   auth=False)["access_token"]  # fmt: skip
 
     def start_component(self, name: str) -> None:
-        """Start one component (its output goes to ``<home>/<name>.out``, appended)."""
-        args = [*COMPONENTS[name], *(["--port", str(self.port)] if name == "api-server" else [])]
+        """Start one component (its output goes to ``<home>/<name>.out``, appended). A name with a suffix
+        after ``#`` starts another of that kind beside the first (``triggerer#2``: a second triggerer)."""
+        kind = name.partition("#")[0]
+        args = [*COMPONENTS[kind], *(["--port", str(self.port)] if kind == "api-server" else [])]
         with open(self.home / f"{name}.out", "ab") as log:
             # Its own process group: stopping it also stops what it started (the scheduler's
             # LocalExecutor workers outlived it otherwise).
@@ -93,6 +95,14 @@ class LocalAirflow:
         if proc is not None:
             proc.terminate()
             _reap(proc)
+
+    def kill_component(self, name: str) -> None:
+        """End one component as a crash would: SIGKILL to it and everything it started, no shutdown."""
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     def stop(self) -> None:
         """Stop every component: SIGTERM to all at once (one each: a second forces an exit), then wait."""

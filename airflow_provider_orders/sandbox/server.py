@@ -132,7 +132,15 @@ class Sandbox:
         if path == "/expire-tokens" and request.method == "POST":
             return Response(200, {"expired": self.state.tokens.expire((request.json() or {}).get("vendor"))})
         if path == "/requests":
-            return Response(200, list(self.state.requests_seen))
+            # Every request seen (up to --request-log); ``vendor=`` and any query parameter of the
+            # request (``customerTenantId=1001``) narrow it, ``count=1`` answers only how many.
+            wanted = [(k, v) for k, v in request.query if k not in ("vendor", "count")]
+            vendor = request.arg("vendor")
+            seen = [
+                r for r in list(self.state.requests_seen)
+                if (vendor is None or r["vendor"] == vendor) and all(pair in r["query"] for pair in wanted)
+            ]  # fmt: skip
+            return Response(200, {"count": len(seen)} if request.arg("count") else seen)
         if path == "/live":
             vendor = request.arg("vendor") or ""
             if vendor not in self.apps:

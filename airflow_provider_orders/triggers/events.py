@@ -403,7 +403,8 @@ class Watch:
             f"Where OrderEventTrigger(conn_id={trigger.conn_id!r}, scope={trigger.scope!r}) left off "
             "(airflow-provider-orders). Delete it to start that watch again from now."
         )
-        self.unsaved: collections.deque[tuple[float, Watermark]] = collections.deque()
+        #: (when, watermark, whether its poll fired events): saves waiting for COMMIT_DELAY (before 3.3).
+        self.unsaved: collections.deque[tuple[float, Watermark, bool]] = collections.deque()
         self.saving: asyncio.Task[None] | None = None
         self.mark: Watermark | None = None
         self.hook: OrdersHook | None = None
@@ -444,24 +445,29 @@ class Watch:
                     )
             if snapshot.persisted is not None:  # ack mode: when Airflow has stored this poll's events
                 self.saving = asyncio.ensure_future(
-                    self._save_when_stored(self.saving, snapshot.persisted, self.mark)
+                    self._save_when_stored(self.saving, snapshot.persisted, self.mark, fired=bool(changes))
                 )
             else:
-                self.unsaved.append((time.monotonic() + (COMMIT_DELAY if changes else 0.0), self.mark))
+                delay = COMMIT_DELAY if changes else 0.0
+                self.unsaved.append((time.monotonic() + delay, self.mark, bool(changes)))
 
     async def _save_when_stored(
-        self, previous: asyncio.Task[None] | None, persisted: asyncio.Event, mark: Watermark
+        self, previous: asyncio.Task[None] | None, persisted: asyncio.Event, mark: Watermark, *, fired: bool
     ) -> None:
         """Save ``mark`` once Airflow has stored the events of its poll, after the earlier polls' saves."""
         if previous is not None:
             await previous
         await persisted.wait()
+        t = self.trigger
         try:
-            await self.store.save(mark)
+            saved = await self.store.save(mark)
         except Exception as exc:  # the next poll's save covers it; the events fire again only on a restart
-            t = self.trigger
             log.warning("orders watch of %s %s: saving the watermark failed (%s: %s)",
                         t.conn_id, t.scope, type(exc).__name__, exc)  # fmt: skip
+            return
+        if saved and fired:  # from here on a restart does not fire this poll's events again
+            log.info("orders watch of %s %s: watermark of the poll of %s saved: Airflow has stored its events",
+                     t.conn_id, t.scope, mark.polled_at)  # fmt: skip
 
     async def _adopt_newer(self) -> None:
         """Go on from the stored watermark where it is newer than this watcher's: another triggerer runs
@@ -522,11 +528,14 @@ class Watch:
 
     async def _save_ready(self) -> None:
         now = time.monotonic()
-        ready = None
+        ready, fired = None, False
         while self.unsaved and self.unsaved[0][0] <= now:
-            ready = self.unsaved.popleft()[1]
-        if ready is not None:
-            await self.store.save(ready)
+            _, ready, with_events = self.unsaved.popleft()
+            fired = fired or with_events
+        if ready is not None and await self.store.save(ready) and fired:
+            t = self.trigger
+            log.info("orders watch of %s %s: watermark of the poll of %s saved, %.0f s after its events",
+                     t.conn_id, t.scope, ready.polled_at, COMMIT_DELAY)  # fmt: skip
 
 
 def variable_key(trigger: OrderEventTrigger) -> str:
@@ -596,13 +605,14 @@ class WatermarkStore:
             self.newest = oldest.polled_at
         return oldest
 
-    async def save(self, mark: Watermark) -> None:
+    async def save(self, mark: Watermark) -> bool:
+        """Store ``mark``; ``False`` where nothing was written (unchanged, or a newer one is stored)."""
         if self.newest is not None and mark.polled_at is not None and mark.polled_at < self.newest:
-            return  # another triggerer's newer watermark is stored: keep it
+            return False  # another triggerer's newer watermark is stored: keep it
         value = mark.to_json()
         comparable = {k: v for k, v in value.items() if k != "polled_at"}
         if comparable == self.saved:
-            return
+            return False
         for target in self._targets():
             await target.aset(STATE_KEY, value)
         if self.variable is not None:
@@ -618,3 +628,4 @@ class WatermarkStore:
                             self.variable, type(exc).__name__, exc)  # fmt: skip
                 self.variable = None
         self.saved = comparable
+        return True
