@@ -406,7 +406,11 @@ def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
     (first,) = airflow.wait_for(runs, 120, "the first asset-triggered run")
     assert orders_of(first) == [(live[0]["id"], "Processing", "Succeeded")]
 
-    time.sleep(8)  # the watermark is saved 5 s after the event (by then Airflow has stored the event)
+    # The triggerer stops once the watermark of that poll is saved (the watch logs it): on 3.3 when Airflow
+    # confirms it stored the event, before 3.3 five seconds after it.
+    saved = "orders watch of crayon_events {'customer_tenant_id': 1003}: watermark of the poll of"
+    airflow.wait_for(lambda: saved in (airflow.home / "triggerer.out").read_text(errors="replace"), 60,
+                     "the watermark's save")  # fmt: skip
     airflow.stop_component("triggerer")
     # A change while no triggerer runs is found when one is back.
     events_sandbox.control("/settle", {"vendor": "crayon", "tenant": "1003", "index": live[1]["index"]})
