@@ -22,6 +22,7 @@ the default one.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -114,10 +115,12 @@ def ensure_venv(release: str = DEFAULT_RELEASE) -> None:
     stamp.write_text(wanted)
 
 
-def ensure_debian_package(command: str, package: str, why: str) -> None:
+def ensure_debian_package(command: str, package: str, why: str, *, required: bool = True) -> None:
     """The suite starts real servers and a real browser: install Debian's ``package`` when ``command`` is
-    missing and this runs as root (CI); otherwise say how."""
-    if shutil.which(command):
+    missing and this runs as root (CI); otherwise say how (or, not ``required``, go on without it).
+    ``command`` is looked for on PATH, or, where Debian installs PostgreSQL's server programs, in
+    ``/usr/lib/postgresql/<version>/bin``."""
+    if shutil.which(command) or glob.glob(f"/usr/lib/postgresql/*/bin/{command}"):
         return
     if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -125,6 +128,8 @@ def ensure_debian_package(command: str, package: str, why: str) -> None:
         if subprocess.call(install, env=env) != 0:
             subprocess.check_call(["apt-get", "update", "-q"], env=env)
             subprocess.check_call(install, env=env)
+        return
+    if not required:
         return
     sys.exit(
         f"the tests need {command} on PATH ({why}): sudo apt-get install {package} (or your OS's package)"
@@ -141,6 +146,8 @@ def env_with_venv(release: str = DEFAULT_RELEASE) -> dict[str, str]:
 
 def demo(args: list[str]) -> int:
     ensure_venv()
+    # The SQL example loads into a throw-away PostgreSQL where its server is installed, else into SQLite.
+    ensure_debian_package("initdb", "postgresql", "the SQL example's database", required=False)
     return run(bin_path("python"), "-m", "airflow_provider_orders.sandbox.demo", *args, env=env_with_venv())
 
 
@@ -161,6 +168,7 @@ def test(args: list[str]) -> int:
     ensure_debian_package("tinyproxy", "tinyproxy", "the forward proxy of the networking tests")
     # Playwright drives this browser; it never downloads one of its own.
     ensure_debian_package("chromium", "chromium", "the connection form's browser test")
+    ensure_debian_package("initdb", "postgresql", "the PostgreSQL server the SQL tests load orders into")
     env = env_with_venv(release)
     env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orders-test-home-")
     env["ORDERS_BROWSER"] = "required"

@@ -45,7 +45,7 @@ def build_provider_info() -> dict[str, Any]:
             {"integration-name": spec.display_name, "python-modules": [spec.hook.rsplit(".", 1)[0]]}
             for spec in specs
         ],
-        "operators": modules("operators"),
+        "operators": modules("operators", "orders", "sql"),
         "sensors": modules("sensors"),
         "triggers": modules("triggers", "orders", "events"),
         "connection-types": [

@@ -72,6 +72,7 @@ _WHY: dict[type, str] = {
     errors.AuthenticationError: "fix the connection's credentials",
     errors.OrderNotFoundError: "the vendor has no such order",
     errors.VendorApiError: "the vendor refused the request or answered something unreadable",
+    errors.TableError: "fix the table or the SQL connection",
 }
 
 

@@ -99,3 +99,9 @@ class VendorUnavailableError(VendorApiError):
 
 class ConnectionConfigError(OrdersError, ValueError):
     """The Airflow connection is missing a field or has an invalid extra. Raised before any request."""
+
+
+class TableError(OrdersError):
+    """The orders table or its database cannot take the orders as configured (a missing or mistyped
+    column, a schema that does not exist, a database with no merge strategy here). Raised before any
+    vendor request; the message names the table, the columns and the fix."""

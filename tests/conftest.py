@@ -208,6 +208,17 @@ class SandboxProcess(BaseSandboxProcess):
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server on a free loopback port (tests/postgres.py), for this test session."""
+    from airflow_provider_orders.sandbox.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
     """A real S3-compatible server (moto's server mode) on loopback; yields its URL."""
     import time

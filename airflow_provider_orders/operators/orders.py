@@ -138,14 +138,7 @@ class ListOrdersOperator(BaseOperator):
         return super().partial(**kwargs)
 
     def _validate_at_parse(self) -> None:
-        """Fail the DAG parse on a filter the vendor does not know, when the connection is known now."""
-        conn_type = conn_type_if_known(self.conn_id)
-        if conn_type is None:
-            return
-        try:
-            hook_class_for(conn_type, self.conn_id).vendor_class.parse_filters_partially(self.filters)
-        except OrdersError as exc:
-            raise AirflowException(f"{self.task_id}: {exc}") from None
+        validate_filters_at_parse(self.task_id, self.conn_id, self.filters)
 
     def execute(self, context: Any) -> Any:
         from airflow_provider_orders.boundary import airflow_errors  # loaded when a task runs, not at parse
@@ -153,7 +146,7 @@ class ListOrdersOperator(BaseOperator):
         with airflow_errors():
             hook = get_orders_hook(self.conn_id)
             filters = hook.validate_filters(self.filters)
-            self._lineage = _source_facts(hook, filters)
+            self._lineage = listing_facts(hook, filters)
             self.log.info(
                 "Listing %s orders from connection %r", hook.vendor_class.display_name, self.conn_id
             )
@@ -261,6 +254,18 @@ class ListOrdersOperator(BaseOperator):
                     self.log.info("Recorded %s, partition %s", outlet.uri, key)
 
 
+def validate_filters_at_parse(task_id: str, conn_id: str, filters: dict[str, Any]) -> None:
+    """Fail the DAG parse on a filter the vendor does not know, when the connection is known now (the
+    templated parts are checked again when the task runs)."""
+    conn_type = conn_type_if_known(conn_id)
+    if conn_type is None:
+        return
+    try:
+        hook_class_for(conn_type, conn_id).vendor_class.parse_filters_partially(filters)
+    except OrdersError as exc:
+        raise AirflowException(f"{task_id}: {exc}") from None
+
+
 def orders_asset(output_path: str) -> Any:
     """The Asset that ``ListOrdersOperator(output_path=output_path)`` records: schedule consumers on it.
 
@@ -327,7 +332,7 @@ def _dataset_uri(output_path: str) -> str:
     return urlunsplit(parts._replace(path="/".join(segments)))
 
 
-def _source_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
+def listing_facts(hook: OrdersHook, filters: OrderFilters) -> dict[str, Any]:
     """The input of the listing for lineage: the vendor's API (no credentials in it) and the filters."""
     from urllib.parse import urlsplit
 
