@@ -24,6 +24,7 @@ import pytest
 from airflow_provider_orders.registry import all_specs
 from airflow_provider_orders.sandbox import sandbox_connections, sandbox_env
 from airflow_provider_orders.sandbox.local_airflow import LocalAirflow as Airflow
+from airflow_provider_orders.sandbox.postgres import PostgresServer
 from tests.browser import ARTIFACTS, ConnectionsUI, browser_page, needs_chromium
 from tests.conftest import AIRFLOW_RELEASE, EXAMPLE_DAGS, SandboxProcess, asset_events, needs_conn_fields
 
@@ -42,7 +43,7 @@ def events_sandbox() -> Iterator[SandboxProcess]:
 
 @pytest.fixture(scope="session")
 def running(
-    tmp_path_factory: pytest.TempPathFactory, events_sandbox: SandboxProcess
+    tmp_path_factory: pytest.TempPathFactory, events_sandbox: SandboxProcess, postgres: PostgresServer
 ) -> Iterator[tuple[Airflow, SandboxProcess]]:
     # The newest Crayon order stays Processing until a test settles it (``/_sandbox/settle``).
     with SandboxProcess("--orders", "50", "--live", "1", "--live-delay", "36000") as sandbox:
@@ -52,7 +53,8 @@ def running(
         # TEST_CONNECTION: the connection tests' Test button and `airflow connections test` (off by default).
         env = {**os.environ, **sandbox_env(sandbox.url), "ORDERS_EXPORT_BASE": f"file://{out}",
                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-               "ORDERS_EVENTS_CONN_ID": "crayon_events", "AIRFLOW_CONN_CRAYON_EVENTS": json.dumps(crayon_events)}  # fmt: skip
+               "ORDERS_EVENTS_CONN_ID": "crayon_events", "AIRFLOW_CONN_CRAYON_EVENTS": json.dumps(crayon_events),
+               "AIRFLOW_CONN_ORDERS_POSTGRES": postgres.airflow_uri()}  # fmt: skip
         airflow = Airflow(home, env, EXAMPLE_DAGS)
         try:
             airflow.start()
@@ -423,6 +425,41 @@ def test_the_event_driven_dag_runs_once_per_change_across_a_triggerer_restart(
     first_again, second = runs()
     assert first_again["dag_run_id"] == first["dag_run_id"]  # Succeeded for live[0] did not fire twice
     assert orders_of(second) == [(live[1]["id"], "Processing", "Succeeded")]
+
+
+def test_the_scheduler_merges_a_days_crayon_orders_into_postgres(
+    running: tuple[Airflow, SandboxProcess], postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """orders_to_postgres, triggered through the REST API for 2026-01-01 and run by the scheduler's
+    executor: the table holds exactly the tenant's orders created on 2025-12-31, one row each."""
+    from airflow_provider_orders.hooks.resolve import get_orders_hook
+
+    airflow, sandbox = running
+    dag_id = "orders_to_postgres"
+    airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 120, "the DAG")
+    with postgres.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS crayon_orders")
+    run = airflow.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": "2026-01-01T00:00:00Z"})
+    airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    state = airflow.wait_for(
+        lambda: (s := airflow.request("GET", path)["state"]) in ("success", "failed") and s, 240, "the run"
+    )
+    airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+    assert state == "success"
+    crayon = {"conn_type": "crayon", **sandbox_connections(sandbox.url)["crayon_default"]}
+    monkeypatch.setenv("AIRFLOW_CONN_CRAYON_DEFAULT", json.dumps(crayon))
+    hook = get_orders_hook("crayon_default")
+    filters = {"customer_tenant_id": 1001, "created_since": "2025-12-31T00:00:00Z",
+               "created_until": "2026-01-01T00:00:00Z"}  # fmt: skip
+    day = {o.id for o in hook.iter_orders(hook.validate_filters(filters))}
+    assert day
+    with postgres.connect() as conn:
+        rows = conn.execute("SELECT id FROM crayon_orders").fetchall()
+    assert sorted(oid for (oid,) in rows) == sorted(day)
+    value = airflow.request("GET", f"{path}/taskInstances/crayon_orders_to_postgres/xcomEntries/return_value")
+    counts = json.loads(value["value"]) if isinstance(value["value"], str) else value["value"]
+    assert counts == {"inserted": len(day), "updated": 0, "unchanged": 0}
 
 
 # -- connections set up in the UI, in a real browser ------------------------------------------------

@@ -30,14 +30,16 @@ SCOPES = {"crayon": "1001", "adobe_vip_marketplace": "1005000001", "granite_acce
           "fleetio": ""}  # fmt: skip
 
 
-def load_dag(name: str) -> Any:
+def load_dag(name: str, dag_id: str | None = None) -> Any:
+    """The DAG of the example file ``name`` (the one named ``dag_id`` where the file has several)."""
     spec = importlib.util.spec_from_file_location(
         f"example_{name}_{time.monotonic_ns()}", f"{EXAMPLE_DAGS}/{name}.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    (dag,) = [v for v in vars(module).values() if type(v).__name__ == "DAG"]
+    (dag,) = [v for v in vars(module).values()
+              if type(v).__name__ == "DAG" and dag_id in (None, v.dag_id)]  # fmt: skip
     return dag
 
 
@@ -255,3 +257,49 @@ def test_sensor_waits_in_poke_and_reschedule_mode(
     polls = [r for r in fresh_sandbox.requests_seen if ("search", newest) in r["query"]]
     assert len(polls) >= 3  # it saw Processing before Succeeded
     assert {r["headers"]["user-agent"].split("/")[0] for r in polls} == {"python-urllib3"}  # never deferred
+
+
+def test_orders_to_postgres_merges_the_days_orders_then_the_refresh_writes_only_what_changed(
+    airflow_db: str, fresh_sandbox: Sandbox, postgres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily load into a real PostgreSQL, then the event-driven refresh of tenant 1003 after its
+    newest order settled: one row per order, and the counts each task returned."""
+    monkeypatch.setenv("AIRFLOW_CONN_ORDERS_POSTGRES", postgres.airflow_uri())
+    with postgres.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS crayon_orders")
+    daily = load_dag("orders_to_postgres", "orders_to_postgres")
+    run = daily.test(logical_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert run.state == "success"
+    app = fresh_sandbox.apps["crayon"]
+    start, end = datetime(2025, 12, 31, tzinfo=timezone.utc), ANCHOR
+
+    def ids_of(tenant: str, window: bool) -> set[str]:
+        store = app.orders(tenant)
+        return {app.order_id(app.record(store, i)) for i in range(store.size)
+                if not window or start <= store.created(order_start("crayon", app, store, i)) < end}  # fmt: skip
+
+    def table() -> dict[str, tuple[str, str]]:
+        with postgres.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, vendor_status, raw->>'OrderReferenceId' FROM crayon_orders"
+            ).fetchall()
+        return {oid: (state, ref) for oid, state, ref in rows}
+
+    day = ids_of("1001", window=True)
+    assert set(table()) == day
+    assert xcom(run, "crayon_orders_to_postgres") == {"inserted": len(day), "updated": 0, "unchanged": 0}
+
+    refresh = load_dag("orders_to_postgres", "orders_to_postgres_refresh")
+    run = refresh.test()
+    assert run.state == "success"
+    tenant = ids_of("1003", window=False)
+    assert set(table()) == day | tenant
+    assert xcom(run, "refresh_tenant_orders") == {"inserted": len(tenant), "updated": 0, "unchanged": 0}
+    settled = app.order_id(app.record(app.orders("1003"), ORDERS - 1))
+    assert table()[settled][0] == "Processing"
+
+    assert app.orders("1003").settle_now(ORDERS - 1)  # what the watcher's event is about
+    run = refresh.test()
+    assert run.state == "success"
+    assert xcom(run, "refresh_tenant_orders") == {"inserted": 0, "updated": 1, "unchanged": len(tenant) - 1}
+    assert table()[settled][0] == "Succeeded"

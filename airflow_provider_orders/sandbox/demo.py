@@ -4,10 +4,12 @@
    through ``AIRFLOW_CONN_*`` variables;
 2. lists every order of every vendor through the hooks and prints a summary;
 3. runs the example DAGs with ``airflow dags test`` on SQLite (daily export of all five vendors,
-   place-and-wait with a deferrable sensor, tenant fan-out with dynamic task mapping);
-4. prints where the files landed and what the sensor saw;
+   place-and-wait with a deferrable sensor, tenant fan-out with dynamic task mapping, a day's Crayon
+   orders merged into a table of a throw-away PostgreSQL, or of a SQLite file where PostgreSQL's server
+   is not installed);
+4. prints where the files landed, what the sensor saw and what the table holds;
 5. starts a real Airflow (api-server, scheduler, dag-processor, triggerer) on loopback and shows the
-   event-driven DAG run when an order of the watched tenant settles.
+   event-driven DAG run when an order of the watched tenant settles, and the table refreshed for it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ DAG_RUNS = [
     ("orders_daily_export", [ANCHOR.date().isoformat()]),
     ("orders_place_and_wait", []),
     ("orders_tenant_fanout", []),
+    ("orders_to_postgres", [ANCHOR.date().isoformat()]),
 ]
 
 
@@ -66,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     # The newest order of each tenant stays in progress for 20 s after a reset, then completes. The date is
     # pinned, so that the export of 2026-01-01 prints the same numbers on every run.
     config = SandboxConfig(orders=args.orders, live=1, live_delay=20.0, as_of=ANCHOR)
+    database = None if args.hooks_only else Database.start(out)
+    try:
+        return _demo(args, out, home, airflow, config, database)
+    finally:
+        if database is not None:
+            database.stop()
+
+
+def _demo(
+    args: argparse.Namespace, out: Path, home: Path, airflow: str, config: SandboxConfig, database: Any
+) -> int:
     with Sandbox(config) as sandbox:
         env = {
             **loopback_direct(os.environ),
@@ -74,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": args.dags,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "ORDERS_EXPORT_BASE": f"file://{out}",
+            **(database.env if database is not None else {}),
         }
         os.environ.update(env)
         print(f"sandbox: {sandbox.url} ({args.orders} orders per vendor and tenant)\n")
@@ -124,14 +140,62 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("the place-and-wait DAG wrote no result; see its log above")
 
-        print("\n== 5. event-driven: a real Airflow runs orders_event_driven when a watched order settles")
-        failed += not event_driven(sandbox, env, home, args.dags)
+        print(f"\n== 5. the table crayon_orders ({database.description})")
+        print(database.summary())
+
+        print("\n== 6. event-driven: a real Airflow runs orders_event_driven when a watched order settles")
+        failed += not event_driven(sandbox, env, home, args.dags, database)
         return 1 if failed else 0
 
 
-def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str) -> bool:
+class Database:
+    """The SQL example's database: a throw-away PostgreSQL where its server is installed, else SQLite."""
+
+    def __init__(self, env: dict[str, str], description: str, server: Any, path: Path | None) -> None:
+        self.env, self.description, self.server, self.path = env, description, server, path
+
+    @classmethod
+    def start(cls, out: Path) -> Database:
+        from airflow_provider_orders.sandbox.postgres import PostgresServer, postgres_bin
+
+        if postgres_bin() is not None:
+            server = PostgresServer()
+            server.start()
+            env = {"AIRFLOW_CONN_ORDERS_POSTGRES": server.airflow_uri()}
+            return cls(
+                env, f"PostgreSQL on 127.0.0.1:{server.port}, connection orders_postgres", server, None
+            )
+        path = out / "orders.db"
+        env = {"ORDERS_SQL_CONN_ID": "orders_sqlite",
+               "AIRFLOW_CONN_ORDERS_SQLITE": json.dumps({"conn_type": "sqlite", "host": str(path)})}  # fmt: skip
+        return cls(env, f"SQLite {path}: PostgreSQL's server is not installed", None, path)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.server is not None:
+            with self.server.connect() as conn:
+                return list(conn.execute(sql).fetchall())
+        import sqlite3
+
+        with closing(sqlite3.connect(str(self.path))) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    def summary(self) -> str:
+        try:
+            counts = self.rows("SELECT status, COUNT(*) FROM crayon_orders GROUP BY status ORDER BY status")
+        except Exception as exc:
+            return f"no table: {type(exc).__name__}: {exc}"
+        total = sum(n for _, n in counts)
+        return f"{total} orders, one row each: " + ", ".join(f"{status} {n}" for status, n in counts)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str, database: Database) -> bool:
     """Start Airflow's components, let the AssetWatcher's trigger record tenant 1003, restart the sandbox's
-    live orders (the newest is Processing again, then Succeeded 20 s later) and wait for the run it makes."""
+    live orders (the newest is Processing again, then Succeeded 20 s later) and wait for the run it makes,
+    and for the table's refresh (orders_to_postgres_refresh, scheduled on the same asset)."""
     from airflow_provider_orders.sandbox.local_airflow import LocalAirflow
 
     dag_id, tenant = "orders_event_driven", "1003"
@@ -147,7 +211,10 @@ def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str) -
     try:
         airflow.start()
         airflow.wait_for(lambda: airflow.request("GET", f"/api/v2/dags/{dag_id}/details"), 180, "the DAG")
-        airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        for unpause in (dag_id, "orders_to_postgres_refresh"):
+            path = f"/api/v2/dags/{unpause}"
+            airflow.wait_for(lambda path=path: airflow.request("GET", f"{path}/details"), 180, unpause)
+            airflow.request("PATCH", f"/api/v2/dags/{unpause}", {"is_paused": False})
         airflow.wait_for(lambda: watcher_polls() >= 2, 180, "the watcher's first polls")
         print(f"Airflow up and the watcher polling Crayon tenant {tenant} after {time.monotonic() - started:.0f}s "
               f"(logs: {home}/*.out)")  # fmt: skip
@@ -155,8 +222,8 @@ def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str) -
         (live,) = sandbox.apps["crayon"].live_orders(tenant)
         print(f"order {live['id']} is {live['state']}; it settles in {live['settles_after']:.0f}s")
 
-        def finished_run() -> dict[str, Any] | None:
-            runs = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+        def finished_run(dag: str = dag_id) -> dict[str, Any] | None:
+            runs = airflow.request("GET", f"/api/v2/dags/{dag}/dagRuns")["dag_runs"]
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return done[0] if done else None
 
@@ -168,7 +235,17 @@ def event_driven(sandbox: Sandbox, env: dict[str, str], home: Path, dags: str) -
         for order in orders:
             print(f"  Crayon order {order['id']}: {order['previous_vendor_status']} -> {order['vendor_status']}, "
                   f"dedup_key {order['dedup_key']}")  # fmt: skip
-        return bool(run["state"] == "success" and [o["id"] for o in orders] == [live["id"]])
+        refresh = airflow.wait_for(
+            lambda: finished_run("orders_to_postgres_refresh"), 180, "the table's refresh"
+        )
+        ti = f"/api/v2/dags/orders_to_postgres_refresh/dagRuns/{refresh['dag_run_id']}/taskInstances"
+        counts = airflow.request("GET", f"{ti}/refresh_tenant_orders/xcomEntries/return_value")["value"]
+        counts = json.loads(counts) if isinstance(counts, str) else counts
+        print(f"orders_to_postgres_refresh ({refresh['run_type']}): {refresh['state']}, tenant {tenant} "
+              f"merged into crayon_orders: {counts}")  # fmt: skip
+        print(f"crayon_orders: {database.summary()}")
+        return bool(run["state"] == "success" and [o["id"] for o in orders] == [live["id"]]
+                    and refresh["state"] == "success")  # fmt: skip
     except AssertionError as exc:  # a wait timed out
         print(f"event-driven: {exc}; see {home}/triggerer.out and scheduler.out")
         return False
