@@ -217,7 +217,8 @@ def http_provider(url: str, recipe: Recipe, *, keep: list[Any] | None = None) ->
     return int(op.execute({}))
 
 
-def dlt(url: str, vendor: str) -> int:
+def dlt_pages(url: str, vendor: str) -> Any:
+    """The vendor's pages through dlt's ``RESTClient.paginate`` with the paginator a dlt user would pick."""
     from dlt.sources.helpers.rest_client import RESTClient
     from dlt.sources.helpers.rest_client.paginators import (
         JSONLinkPaginator,
@@ -254,7 +255,11 @@ def dlt(url: str, vendor: str) -> int:
     client = RESTClient(
         base_url=url, headers=headers, data_selector=recipe.records or "$", paginator=paginator
     )
-    return sum(len(page) for page in client.paginate(recipe.path, params=params))
+    return client.paginate(recipe.path, params=params)
+
+
+def dlt(url: str, vendor: str) -> int:
+    return sum(len(page) for page in dlt_pages(url, vendor))
 
 
 class _Floor:

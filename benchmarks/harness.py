@@ -57,10 +57,13 @@ class SandboxProcess(BaseSandboxProcess):
 
 
 def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Callable[[], None] | None = None,
-              cpu: dict[str, list[float]] | None = None) -> dict[str, list[tuple[float, Any]]]:  # fmt: skip
+              cpu: dict[str, list[float]] | None = None, before: Callable[[str], None] | None = None,
+              after: Callable[[str], None] | None = None) -> dict[str, list[tuple[float, Any]]]:  # fmt: skip
     """Run each competitor ``repeats`` times, alternating (rotating who goes first); (seconds, result).
 
     :param cpu: filled with each run's CPU seconds of this process (every thread), by competitor.
+    :param before: called with the competitor's name before each of its runs, untimed (a reset of its own).
+    :param after: called with the competitor's name after each of its runs, untimed (a check of what it did).
     """
     names = list(competitors)
     out: dict[str, list[tuple[float, Any]]] = {name: [] for name in names}
@@ -69,10 +72,14 @@ def alternate(competitors: dict[str, Callable[[], Any]], repeats: int, reset: Ca
         for name in order:
             if reset:
                 reset()
+            if before:
+                before(name)
             cpu_started = time.process_time()
             started = time.perf_counter()
             result = competitors[name]()
             out[name].append((time.perf_counter() - started, result))
+            if after:
+                after(name)
             if cpu is not None:
                 cpu.setdefault(name, []).append(time.process_time() - cpu_started)
     return out

@@ -43,6 +43,11 @@ class Size:
     open_orders: int = 10_000
     #: Seconds each near-free client asks the replay server, for its capacity line.
     capacity_seconds: float = 3.0
+    #: Orders merged into PostgreSQL, into a table holding half of them; repeats of each competitor.
+    sql_orders: int = 100_000
+    sql_repeats: int = 3
+    sql_memory_small: int = 10_000
+    sql_memory_large: int = 1_000_000
 
 
 FULL = Size()
@@ -50,7 +55,7 @@ TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
             import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
             budget_seconds=3.0, budget_lead=4.0, capacity_seconds=0.5, watchers=5, watch_seconds=4.0, watch_poll=0.5,
-            open_orders=60)  # fmt: skip
+            open_orders=60, sql_orders=1_000, sql_repeats=1, sql_memory_small=300, sql_memory_large=1_000)  # fmt: skip
 
 TENANT = 1001
 
@@ -464,6 +469,64 @@ def parse_cost(size: Size) -> list[Row]:
     return rows
 
 
+def sql(size: Size) -> list[Row]:
+    """Every Fleetio order of the replay server merged into a PostgreSQL table already holding half of
+    them, four ways (benchmarks/sql_load.py), alternating; then the provider's peak memory at two sizes.
+    The replay server's capacity and PostgreSQL's bare COPY + merge (the floor) are measured in the same
+    run: the floor is the least the database needs, so a ratio to it is the provider's own overhead."""
+    from airflow_provider_orders.sandbox.postgres import PostgresServer
+    from benchmarks.sql_load import Loads
+
+    rows: list[Row] = []
+    n = size.sql_orders
+    server = PostgresServer()
+    server.start()
+    try:
+        with ReplayProcess("--orders", str(n)) as replay:
+            loads = Loads(server, replay.url)
+            loads.prepare()
+            kept = replay.stats()
+            runs = alternate(loads.competitors(), size.sql_repeats, before=loads.reset,
+                             after=lambda name: loads.check(name, n))  # fmt: skip
+            assert replay.stats()["misses"] == kept["misses"], "timed requests reached the sandbox"
+            for name in runs:
+                assert all(count == n for _, count in runs[name]), (name, runs[name])
+            capacity = replay.capacity("/fleetio/", 100, seconds=size.capacity_seconds)
+            loads.close()
+        seconds = {name: Sample(name, [s for s, _ in results], unit="s") for name, results in runs.items()}
+        title = (f"orders into PostgreSQL: {n:,} Fleetio orders merged into a table holding half of them; "
+                 f"replay server capacity {capacity:,.0f} orders/s")  # fmt: skip
+        provider = seconds["provider"].median
+        for name in ("dlt", "executemany loop", "floor"):
+            rows.append(
+                Row(title, seconds[name], f"{seconds[name].median / provider:.1f}x the provider's time")
+            )
+        dlt, loop, floor = (seconds[k].median for k in ("dlt", "executemany loop", "floor"))
+        met = dlt / provider >= 5 and loop / provider >= 4 and provider / floor <= 1.3
+        rows.append(Row(title, seconds["provider"],
+                        f"{dlt / provider:.1f}x faster than dlt, {loop / provider:.1f}x than the loop, "
+                        f"{provider / floor:.2f}x the floor",
+                        ">= 5x dlt, >= 4x the loop, <= 1.3x the floor", _verdict(met)))  # fmt: skip
+        memory: dict[int, dict[str, Any]] = {}
+        for orders in (size.sql_memory_small, size.sql_memory_large):
+            with SandboxProcess("--orders", str(orders)) as sb:
+                del sb
+                memory[orders] = probe(
+                    "sql_probe", "--sql-uri", server.airflow_uri(), "--tenant", str(TENANT)
+                )
+        title = "memory: OrdersToSqlOperator, Crayon orders (their lines) into PostgreSQL"
+        small, large = (memory[k]["peak_rss_mb"] for k in (size.sql_memory_small, size.sql_memory_large))
+        rows.append(Row(title, Sample(f"provider, {size.sql_memory_small:,} lines", [small], unit="MB",
+                                      note=f"{memory[size.sql_memory_small]['orders']:,} orders"), "1.00x"))  # fmt: skip
+        rows.append(Row(title, Sample(f"provider, {size.sql_memory_large:,} lines", [large], unit="MB",
+                                      note=f"{memory[size.sql_memory_large]['orders']:,} orders, "
+                                           f"{memory[size.sql_memory_large]['seconds']:.0f} s"),
+                        f"{large / small:.2f}x", "<= 1.3x of the small run", _verdict(large / small <= 1.3)))  # fmt: skip
+    finally:
+        server.stop()
+    return rows
+
+
 SCENARIOS = {
     "throughput": throughput,
     "latency": latency_bound,
@@ -475,4 +538,5 @@ SCENARIOS = {
     "watchers": watchers,
     "open-orders": open_orders,
     "parse": parse_cost,
+    "sql": sql,
 }

@@ -42,6 +42,12 @@ TINY_RUNS = {
         ["shared budget: 4 workers + 1 async poller", "watchers: 5 OrderEventTriggers on one Crayon tenant"],
         ["provider, rate_budget=redis", "rate_budget=machine (default)", "a budget per process"],
     ),
+    "sql": (
+        ["sql"],
+        ["orders into PostgreSQL: 1,000 Fleetio orders merged into a table holding half of them",
+         "memory: OrdersToSqlOperator"],
+        ["| provider |", "| dlt |", "| executemany loop |", "| floor |", "| provider, 1,000 lines |"],
+    ),
 }  # fmt: skip
 
 
