@@ -194,7 +194,7 @@ def test_a_body_that_is_not_json_is_retried(sbx: Sandbox) -> None:
 
 
 def test_granite_client_limit_keeps_under_the_server_limit(sbx: Sandbox) -> None:
-    # The test sandbox allows 20 requests per 2 s; the connection's limiter says 540 a minute
+    # The test sandbox allows 20 requests per 2 s; the connection's limiter says 480 a minute
     # (GRANITE_CLIENT_RPM: a margin for arrival jitter, see conftest).
     started = time.monotonic()
     orders = GraniteAccessExpressHook().list_orders(page_size=5)  # 46 full pages and an empty one

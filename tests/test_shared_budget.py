@@ -2,10 +2,10 @@
 
 Five OS processes (four listing with the sync hook, one with the async hook, as a triggerer would; forked
 from one launcher that imported Airflow, ``tests/forked.py``) list Granite from the sandbox over HTTP. The
-sandbox allows 20 requests per 2 s per client (600 a minute); each connection says 540 a minute
-(``GRANITE_CLIENT_RPM``: 10% under, for arrival jitter on a loaded machine). Sharing the budget, the
+sandbox allows 20 requests per 2 s per client (600 a minute); each connection says 480 a minute
+(``GRANITE_CLIENT_RPM``: 20% under, for arrival jitter on a loaded machine). Sharing the budget, the
 sandbox answers no 429 at all; each process keeping its own (``rate_budget=process``), together they send
-4.5 times the limit and meet 429s.
+4 times the limit and meet 429s.
 """
 
 from __future__ import annotations

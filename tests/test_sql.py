@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -371,3 +372,35 @@ def test_the_table_is_the_outlet_asset_named_as_the_postgres_provider_names_tabl
         assert outlet.uri == f"postgres://127.0.0.1:{pg.port}/orders/sales/orders"
     else:
         assert type(outlet).__name__ == "AssetAlias" and outlet.name == "orders_sql:load"
+
+
+def test_a_hundred_thousand_orders_load_in_bounded_memory(pg: PostgresServer) -> None:
+    """100,000 orders from a generator (as a listing yields them), staged in batches of 5,000: the memory
+    Python allocates while they stream and merge stays that of a few batches, not of the whole load
+    (held at once, these orders take about 150 MB)."""
+    import tracemalloc
+
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    n = 100_000
+
+    def orders() -> Iterator[Order]:
+        for i in range(n):
+            yield Order(vendor="emnify", id=str(i), number=f"N-{i}", status=OrderStatus.COMPLETED,
+                        vendor_status="3", created_at=when, total_amount=Decimal(i) / 100, currency="EUR",
+                        raw={"id": i, "sku": f"SKU-{i}", "note": "x" * 500})  # fmt: skip
+
+    with pg.connect() as conn:
+        table = PostgresOrdersTable(conn, "orders")
+        table.check()
+        tracemalloc.start()
+        try:
+            assert table.stage(orders(), batch_size=5000) == n
+            counts = table.merge(when)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            table.drop_staging()
+    assert counts.as_dict() == {"inserted": n, "updated": 0, "unchanged": 0}
+    with pg.connect() as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM orders").fetchone() == (n, n)
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MB"
