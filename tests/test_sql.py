@@ -254,6 +254,24 @@ def test_crayon_order_lines_make_one_row_per_order(sbx: Sandbox, pg: PostgresSer
     assert run(op) == {"inserted": 0, "updated": 0, "unchanged": len(ids)}
 
 
+def test_crayon_order_lines_make_one_row_per_order_in_sqlite_too(sbx: Sandbox, sqlite_db: Path) -> None:
+    filters = {"customer_tenant_id": 1001}
+    op = OrdersToSqlOperator(
+        task_id="load", conn_id="crayon_default", sql_conn_id="orders_sqlite", filters=filters
+    )
+    ids = expected_ids(sbx, "crayon", "1001")
+    assert run(op) == {"inserted": len(ids), "updated": 0, "unchanged": 0}
+    db = sqlite3.connect(sqlite_db)
+    rows = {oid: json.loads(raw) for oid, raw in db.execute("SELECT id, raw FROM orders")}
+    db.close()
+    assert set(rows) == ids
+    hook = get_orders_hook("crayon_default")
+    several = [oid for oid, raw in rows.items() if "Lines" in raw]
+    assert several
+    for oid in several[:5]:
+        assert rows[oid] == hook.get_order(oid, **filters).raw
+
+
 def test_non_ascii_and_awkward_values_arrive_unchanged(pg: PostgresServer, tmp_path: Path) -> None:
     when = datetime(2026, 1, 1, 12, 30, tzinfo=timezone.utc)
     orders = [

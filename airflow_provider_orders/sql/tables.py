@@ -230,23 +230,38 @@ class OrdersTable:
             self.rollback()
             raise
 
-    def combine_lines(self, combine: Callable[[list[Order]], Order], *, chunk: int = 500) -> int:
+    def combine_lines(self, combine: Callable[[list[Order]], Order], *, chunk: int = 1000) -> int:
         """Where the vendor lists order *lines* (Crayon), make the staged lines of each order one row:
-        ``combine`` (the vendor's ``combine_lines``) gathers them, in the order they were listed. Reads
-        the ids of orders with more than one line, then ``chunk`` orders at a time. The number combined."""
+        ``combine`` (the vendor's ``combine_lines``) gathers them, in the order they were listed. The keys
+        of orders with more than one line go into a temporary table of their own, read ``chunk`` at a
+        time (keyset), and the staging table is indexed by key: time and memory grow with the orders,
+        not with their square. The number of orders combined."""
         s, vendor, ident = self.staged_table, self.quote("vendor"), self.quote("id")
-        cur = self.conn.cursor()
-        cur.execute(f"SELECT {vendor}, {ident} FROM {s} GROUP BY {vendor}, {ident} HAVING COUNT(*) > 1")
-        repeated = cur.fetchall()
+        repeated = self.quote(f"{self.staging}_repeated")
         names = ", ".join(self.quote(c.name) for c in STAGED)
-        for start in range(0, len(repeated), chunk):
-            keys = repeated[start : start + chunk]
+        cur = self.conn.cursor()
+        cur.execute(f"CREATE INDEX {self.quote(f'{self.staging}_key')} ON {s} ({vendor}, {ident}, seq)")
+        cur.execute(f"CREATE TEMPORARY TABLE {repeated} AS SELECT {vendor}, {ident} FROM {s} "
+                    f"GROUP BY {vendor}, {ident} HAVING COUNT(*) > 1")  # fmt: skip
+        cur.execute(
+            f"CREATE INDEX {self.quote(f'{self.staging}_repeated_key')} ON {repeated} ({vendor}, {ident})"
+        )
+        p = self.placeholder
+        combined_orders = 0
+        last: tuple[str, str] | None = None
+        while True:
+            after = "" if last is None else f"WHERE ({vendor}, {ident}) > ({p}, {p}) "
+            cur.execute(f"SELECT {vendor}, {ident} FROM {repeated} {after}ORDER BY {vendor}, {ident} LIMIT {int(chunk)}",
+                        last or ())  # fmt: skip
+            keys = [(str(v), str(i)) for v, i in cur.fetchall()]
+            if not keys:
+                break
+            last = keys[-1]
             by_vendor: dict[str, list[str]] = {}
             for v, i in keys:
                 by_vendor.setdefault(v, []).append(i)
             for v, ids in by_vendor.items():
-                marks = ", ".join(self.placeholder for _ in ids)
-                where = f"{vendor} = {self.placeholder} AND {ident} IN ({marks})"
+                where = f"{vendor} = {p} AND {ident} IN ({', '.join(p for _ in ids)})"
                 cur.execute(f"SELECT {names} FROM {s} WHERE {where} ORDER BY {ident}, seq", (v, *ids))
                 lines: dict[str, list[Order]] = {}
                 for row in cur.fetchall():
@@ -260,7 +275,9 @@ class OrdersTable:
                 except BaseException:
                     self.rollback()
                     raise
-        return len(repeated)
+                combined_orders += len(combined)
+        cur.execute(f"DROP TABLE {repeated}")
+        return combined_orders
 
     def order_of(self, row: Sequence[Any]) -> Order:
         """A staged row as an :class:`Order` again (the driver's types or the text forms)."""
