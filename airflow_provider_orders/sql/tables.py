@@ -286,9 +286,11 @@ class OrdersTable:
         if self._staging_indexed:
             return
         s, vendor, ident = self.staged_table, self.quote("vendor"), self.quote("id")
-        self.conn.cursor().execute(
-            f"CREATE INDEX {self.quote(f'{self.staging}_key')} ON {s} ({vendor}, {ident}, seq)"
-        )
+        cur = self.conn.cursor()
+        cur.execute(f"CREATE INDEX {self.quote(f'{self.staging}_key')} ON {s} ({vendor}, {ident}, seq)")
+        # Statistics, which no autovacuum gathers for a temporary table: without them PostgreSQL guessed
+        # that a lookup of a thousand keys matches most rows and scanned the whole table each time.
+        cur.execute(f"ANALYZE {s}")
         self._staging_indexed = True
 
     def order_of(self, row: Sequence[Any]) -> Order:
@@ -470,7 +472,6 @@ class PostgresOrdersTable(OrdersTable):
 
     def before_merge(self, cur: Any) -> None:
         cur.execute(f"LOCK TABLE {self.target} IN SHARE ROW EXCLUSIVE MODE")
-        cur.execute(f"ANALYZE {self.staged_table}")  # temporary tables get no autovacuum statistics
 
 
 class SqliteOrdersTable(OrdersTable):
