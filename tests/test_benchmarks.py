@@ -46,7 +46,7 @@ TINY_RUNS = {
         ["sql"],
         ["orders into PostgreSQL: 1,000 Fleetio orders merged into a table holding half of them",
          "memory: OrdersToSqlOperator"],
-        ["| provider |", "| dlt |", "| executemany loop |", "| floor |", "| provider, 1,000 lines |"],
+        ["| provider |", "| dlt |", "| executemany loop |", "| floor |", "| provider, 1,000 lines ("],
     ),
 }  # fmt: skip
 
