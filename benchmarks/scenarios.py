@@ -53,7 +53,7 @@ class Size:
 FULL = Size()
 TINY = Size(throughput_orders=2_000, repeats=1, latency_pages=8, latency_repeats=1, memory_small=500,
             memory_large=2_000, http_memory_large=1_000, rate_seconds=3.0, triggers=20, trigger_seconds=3.0,
-            import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=3.0, wait_poll=1.0,
+            import_repeats=1, wait_scopes=2, waits_per_scope=5, wait_seconds=6.0, wait_poll=1.0,
             budget_seconds=3.0, budget_lead=4.0, capacity_seconds=0.5, watchers=5, watch_seconds=4.0, watch_poll=0.5,
             open_orders=60, sql_orders=1_000, sql_repeats=1, sql_memory_small=300, sql_memory_large=1_000)  # fmt: skip
 
