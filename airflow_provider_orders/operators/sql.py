@@ -96,13 +96,12 @@ class OrdersToSqlOperator(BaseOperator):
         from airflow_provider_orders.boundary import airflow_errors
         from airflow_provider_orders.hooks.resolve import get_orders_hook
         from airflow_provider_orders.operators.orders import listing_facts
-        from airflow_provider_orders.sql.tables import monotonic_progress, orders_table_class
+        from airflow_provider_orders.sql.tables import monotonic_progress
 
         with airflow_errors():
             hook = get_orders_hook(self.conn_id)
             filters = hook.validate_filters(self.filters)
-            sql_hook, conn_type = _sql_hook(self.sql_conn_id)
-            table_class = orders_table_class(conn_type, self.sql_conn_id)
+            sql_hook, sql_conn, table_class = _sql_hook(self.sql_conn_id)
             self._lineage = listing_facts(hook, filters)
             with closing(sql_hook.get_conn()) as conn:
                 table = table_class(conn, self.table, conn_id=self.sql_conn_id)
@@ -129,7 +128,7 @@ class OrdersToSqlOperator(BaseOperator):
                     counts = table.merge(datetime.now(timezone.utc))
                 finally:
                     table.drop_staging()
-                uri = _table_uri(sql_hook, table)
+                uri = _table_uri(sql_conn, table)
         result = counts.as_dict()
         self.log.info(
             "%s: %d inserted, %d updated, %d unchanged", self.table, counts.inserted, counts.updated,
@@ -172,15 +171,16 @@ class OrdersToSqlOperator(BaseOperator):
         return OperatorLineage(inputs=inputs, outputs=outputs)
 
 
-def _sql_hook(sql_conn_id: str) -> tuple[Any, str]:
-    """The SQL hook of ``sql_conn_id`` (common-sql's ``DbApiHook``) and its connection type; a
-    :class:`TableError` naming the database where it has no strategy here or its provider is missing."""
+def _sql_hook(sql_conn_id: str) -> tuple[Any, Any, type[OrdersTable]]:
+    """The SQL hook of ``sql_conn_id`` (common-sql's ``DbApiHook``), the connection it read, and the orders
+    table strategy for its type; a :class:`TableError` naming the database where it has no strategy here
+    or its provider is missing."""
     from airflow_provider_orders.hooks.resolve import _missing_connection
     from airflow_provider_orders.sql.tables import orders_table_class
 
     with _missing_connection(sql_conn_id):
         conn = BaseHook.get_connection(sql_conn_id)
-    orders_table_class(conn.conn_type, sql_conn_id)
+    table_class = orders_table_class(conn.conn_type, sql_conn_id)
     try:
         sql_hook = conn.get_hook()
     except Exception as exc:
@@ -195,7 +195,7 @@ def _sql_hook(sql_conn_id: str) -> tuple[Any, str]:
             f"OrdersToSqlOperator: connection {sql_conn_id!r} of type {conn.conn_type!r} is not a SQL "
             "database: name a postgres or sqlite connection"
         )
-    return sql_hook, str(conn.conn_type)
+    return sql_hook, conn, table_class
 
 
 def _outlet(sql_conn_id: str, table: str, asset: Any, task_id: str | None) -> Any:
@@ -215,9 +215,8 @@ def _outlet(sql_conn_id: str, table: str, asset: Any, task_id: str | None) -> An
     return Asset(uri) if uri is not None else alias
 
 
-def _table_uri(sql_hook: Any, table: OrdersTable) -> str | None:
-    """The table's URI for its Asset, from the connection the run used."""
-    conn = sql_hook.get_connection(sql_hook.get_conn_id())
+def _table_uri(conn: Any, table: OrdersTable) -> str | None:
+    """The table's URI for its Asset, from the connection the run used (already read)."""
     schema = table.schema
     if schema is None and conn.conn_type == "postgres":
         cur = table.conn.cursor()
