@@ -57,6 +57,9 @@ class LocalAirflow:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            # One api-server worker, 3.3's default: 3.0-3.2 start four, each importing all of Airflow, and
+            # on a busy 2-core machine the first answer then took over 180 s (CI's 3.0 leg).
+            "AIRFLOW__API__WORKERS": "1",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.token = ""
@@ -68,15 +71,29 @@ class LocalAirflow:
                        timeout=300)  # fmt: skip
         for name in COMPONENTS:
             self.start_component(name)
-        self.wait_for(
-            lambda: self.request("GET", "/api/v2/monitor/health", auth=False), 180, "the api-server"
-        )
+        try:
+            self.wait_for(self._api_server_answers, 180, "the api-server")
+        except AssertionError as e:
+            if "exited" in str(e):
+                raise
+            raise AssertionError(f"{e}; its output ends:\n{self.output('api-server')}") from None
         password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[
             "admin"
         ]
         self.admin_password = password
         self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
                                   auth=False)["access_token"]  # fmt: skip
+
+    def _api_server_answers(self) -> Any:
+        proc = self.procs["api-server"]
+        if proc.poll() is not None:
+            raise AssertionError(f"the api-server exited ({proc.returncode}):\n{self.output('api-server')}")
+        return self.request("GET", "/api/v2/monitor/health", auth=False)
+
+    def output(self, name: str, chars: int = 4000) -> str:
+        """The end of a component's output (``<home>/<name>.out``), for a failure message."""
+        path = self.home / f"{name}.out"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
 
     def start_component(self, name: str) -> None:
         """Start one component (its output goes to ``<home>/<name>.out``, appended). A name with a suffix
@@ -136,7 +153,7 @@ class LocalAirflow:
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
+                raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
             time.sleep(0.5)
 
 
