@@ -148,8 +148,9 @@ class Loads:
         then half of them kept as the seed every timed run starts from."""
         for name in ("provider", "dlt"):
             self.competitors()[name]()
-        for name in ("executemany loop", "floor"):
+        for name in ("executemany loop", "floor"):  # every order, as the provider's table holds them
             self.admin.execute(f"CREATE TABLE {TABLES[name]} (LIKE {TABLES['provider']} INCLUDING ALL)")
+            self.admin.execute(f"INSERT INTO {TABLES[name]} SELECT * FROM {TABLES['provider']}")
         for table, key in self._tables():
             self.admin.execute(f"DELETE FROM {table} WHERE abs(hashtext({key}::text)) % 2 = 0")
             seed = table.replace(".", "_") + "_seed"
